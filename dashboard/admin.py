@@ -1,0 +1,145 @@
+from django import forms
+from django.contrib import admin, messages
+from django.utils.html import format_html
+
+from dashboard.models import ActionLog, Connection, SyncRun
+from providers.base.errors import AuthError, BadResponse, PermissionDenied, ProviderError, Unavailable
+from providers.registry import adapter_class
+
+
+class ConnectionForm(forms.ModelForm):
+    base_url = forms.URLField(
+        max_length=500, assume_scheme="https", help_text="The provider's API root, e.g. https://acme.semaphoreci.com"
+    )
+    token = forms.CharField(
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Write-only: stored encrypted and never shown again. Leave blank to keep the current token.",
+    )
+
+    class Meta:
+        model = Connection
+        fields = ["kind", "name", "slug", "base_url", "token", "options", "sync_interval", "enabled"]
+
+    def clean_base_url(self) -> str:
+        url = self.cleaned_data["base_url"].rstrip("/")
+        if not url.startswith(("http://", "https://")):
+            raise forms.ValidationError("The base URL must start with http:// or https://.")
+        return url
+
+    def clean_token(self) -> str:
+        token = self.cleaned_data.get("token", "")
+        if token:
+            if any(c.isspace() for c in token):
+                raise forms.ValidationError("The token must not contain spaces or line breaks.")
+            return token
+        if self.instance.pk and self.instance.token:
+            return self.instance.token
+        raise forms.ValidationError("A token is required to reach the provider.")
+
+    def clean_options(self) -> dict:
+        options = self.cleaned_data.get("options")
+        if options in (None, ""):
+            return {}
+        if not isinstance(options, dict):
+            raise forms.ValidationError('Options must be a JSON object, for example {"project_ids": ["..."]}.')
+        return options
+
+
+def describe_check(connection: Connection) -> tuple[int, str]:
+    """Test a connection and say how it went in words."""
+    adapter = adapter_class(connection.kind)(connection)
+    try:
+        seen = adapter.check()
+    except AuthError as exc:
+        return messages.ERROR, f"{connection}: bad token ({exc})"
+    except PermissionDenied as exc:
+        return messages.WARNING, f"{connection}: the token works but lacks permission ({exc})"
+    except Unavailable as exc:
+        return messages.ERROR, f"{connection}: unreachable ({exc})"
+    except (BadResponse, ProviderError) as exc:
+        return messages.ERROR, f"{connection}: unexpected answer ({exc})"
+    finally:
+        adapter.close()
+    return messages.SUCCESS, f"{connection}: {seen}"
+
+
+@admin.register(Connection)
+class ConnectionAdmin(admin.ModelAdmin):
+    form = ConnectionForm
+    list_display = ["name", "kind", "base_url", "health_badge", "last_synced_at", "short_error", "token_status"]
+    list_filter = ["kind", "health", "enabled"]
+    prepopulated_fields = {"slug": ["name"]}
+    readonly_fields = ["health", "last_error", "last_synced_at", "next_sync_at", "token_status"]
+    actions = ["test_connection", "sync_now"]
+    fieldsets = [
+        (None, {"fields": ["kind", "name", "slug", "base_url", "token", "token_status", "options"]}),
+        ("Sync", {"fields": ["sync_interval", "enabled", "health", "last_error", "last_synced_at", "next_sync_at"]}),
+    ]
+
+    @admin.display(description="token")
+    def token_status(self, obj: Connection) -> str:
+        return "set (hidden)" if obj.token else "missing"
+
+    @admin.display(description="health", ordering="health")
+    def health_badge(self, obj: Connection) -> str:
+        return format_html('<span class="health health-{}">{}</span>', obj.health, obj.get_health_display())
+
+    @admin.display(description="last error")
+    def short_error(self, obj: Connection) -> str:
+        return (obj.last_error[:120] + "…") if len(obj.last_error) > 120 else obj.last_error
+
+    @admin.action(description="Test connection")
+    def test_connection(self, request, queryset) -> None:
+        for connection in queryset:
+            level, message = describe_check(connection)
+            self.message_user(request, message, level)
+
+    @admin.action(description="Sync now")
+    def sync_now(self, request, queryset) -> None:
+        from dashboard.tasks import sync_connection
+
+        for connection in queryset:
+            sync_connection.delay(connection.pk)
+        self.message_user(request, f"Sync queued for {queryset.count()} connection(s).", messages.SUCCESS)
+
+
+@admin.register(SyncRun)
+class SyncRunAdmin(admin.ModelAdmin):
+    list_display = [
+        "connection",
+        "started_at",
+        "status",
+        "duration",
+        "requests",
+        "created",
+        "updated",
+        "unchanged",
+        "error",
+    ]
+    list_filter = ["status", "connection"]
+    readonly_fields = [f.name for f in SyncRun._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(ActionLog)
+class ActionLogAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "username", "connection", "action", "target", "ok", "answer"]
+    list_filter = ["action", "ok", "connection"]
+    search_fields = ["username", "target", "answer"]
+    readonly_fields = [f.name for f in ActionLog._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

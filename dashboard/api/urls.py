@@ -1,0 +1,21 @@
+from django.contrib.auth.decorators import login_not_required
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView
+
+from . import views
+
+
+def api(view):
+    # DRF authenticates API calls itself (session or basic) and answers 401/403 in JSON,
+    # instead of the login redirect pages get.
+    return login_not_required(view.as_view())
+
+
+urlpatterns = [
+    path("schema/", login_not_required(SpectacularAPIView.as_view()), name="api-schema"),
+    path("connections/", api(views.ConnectionList), name="api-connections"),
+    path("builds/", api(views.BuildList), name="api-builds"),
+    path("builds/<str:kind>/<slug:slug>/<path:external_id>", api(views.BuildDetail), name="api-build"),
+    path("jobs/<str:kind>/<slug:slug>/<path:external_id>", api(views.JobDetail), name="api-job"),
+    path("logs/<str:kind>/<slug:slug>/<path:external_id>", api(views.JobLog), name="api-job-log"),
+]

@@ -1,0 +1,87 @@
+"""Job logs: fetched from the provider piece by piece, stored as compressed chunks,
+read back from any offset without loading the whole log."""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterator
+
+from django.db import transaction
+from django.utils import timezone
+
+from dashboard.models import Job, Log, LogChunk
+from providers.base.adapter import Adapter
+from providers.registry import adapter_class
+
+# Appends smaller than this join the last chunk instead of making a new one.
+SMALL_CHUNK = 64 * 1024
+
+
+def log_for(job: Job) -> Log:
+    log, _ = Log.objects.get_or_create(job=job)
+    return log
+
+
+def append(log: Log, text: str) -> None:
+    """Append text to a log; the caller holds a transaction with the log row locked.
+    Chunks hold whole characters, so any chunk decodes on its own."""
+    if not text:
+        return
+    last = log.chunks.order_by("-start").first()
+    if last is not None and last.size < SMALL_CHUNK:
+        room = max(SMALL_CHUNK - last.size, 0) // 4  # characters that surely fit
+        head, text = text[:room], text[room:]
+        if head:
+            joined = zlib.decompress(last.data) + head.encode("utf-8")
+            last.data = zlib.compress(joined, 6)
+            log.size += len(joined) - last.size
+            last.size = len(joined)
+            last.save(update_fields=["data", "size"])
+    for i in range(0, len(text), SMALL_CHUNK // 4):
+        data = text[i : i + SMALL_CHUNK // 4].encode("utf-8")
+        LogChunk.objects.create(log=log, start=log.size, size=len(data), data=zlib.compress(data, 6))
+        log.size += len(data)
+
+
+def refresh_log(job: Job, adapter: Adapter | None = None) -> Log:
+    """Fetch what the provider has beyond our copy and store it. The provider is asked
+    outside any transaction; if another request stored the same piece meanwhile, ours is
+    dropped, so concurrent viewers never double a log."""
+    log = log_for(job)
+    if log.complete:
+        return log
+    own_adapter = adapter is None
+    adapter = adapter or adapter_class(job.connection.kind)(job.connection)
+    try:
+        cursor = dict(log.cursor or {})
+        piece = adapter.fetch_log(job, cursor)
+    finally:
+        if own_adapter:
+            adapter.close()
+    with transaction.atomic():
+        log = Log.objects.select_for_update().get(pk=log.pk)
+        if log.cursor != cursor or log.complete:
+            return log
+        append(log, piece.text)
+        log.cursor = piece.cursor
+        log.complete = piece.complete
+        log.fetched_at = timezone.now()
+        log.error = ""
+        log.save(update_fields=["size", "cursor", "complete", "fetched_at", "error"])
+        if piece.exit_code is not None and job.exit_code is None:
+            Job.objects.filter(pk=job.pk).update(exit_code=piece.exit_code)
+    return log
+
+
+def read(log: Log, offset: int = 0) -> Iterator[str]:
+    return log.chunks_from(offset)
+
+
+def tail_offset(log: Log, max_bytes: int) -> int:
+    """Where to start showing a log so that at most ``max_bytes`` are shown, at a chunk
+    boundary at or after that point."""
+    if log.size <= max_bytes:
+        return 0
+    want = log.size - max_bytes
+    start = log.chunks.filter(start__gte=want).order_by("start").values_list("start", flat=True).first()
+    return start if start is not None else want

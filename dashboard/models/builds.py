@@ -1,0 +1,144 @@
+import zlib
+
+from django.db import models
+
+from dashboard.states import FINISHED, State
+
+from .base import ProviderRow
+
+
+class Project(ProviderRow):
+    name = models.CharField(max_length=255)
+
+    class Meta(ProviderRow.Meta):
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Pipeline(ProviderRow):
+    """A build definition: a Semaphore YAML file, a Harmont pipeline, a prunner pipeline."""
+
+    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.CASCADE)
+    name = models.CharField(max_length=255)
+
+    class Meta(ProviderRow.Meta):
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Build(ProviderRow):
+    """One run of a pipeline, whatever the provider calls it."""
+
+    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.SET_NULL)
+    pipeline = models.ForeignKey(Pipeline, null=True, blank=True, on_delete=models.SET_NULL)
+    number = models.CharField(max_length=64, blank=True, help_text="The provider's human label (#42).")
+    title = models.CharField(max_length=500, blank=True)
+    group_id = models.CharField(max_length=255, blank=True, help_text="Workflow or similar grouping id.")
+    branch = models.CharField(max_length=255, blank=True)
+    commit_sha = models.CharField(max_length=64, blank=True)
+    commit_message = models.TextField(blank=True)
+    triggered_by = models.CharField(max_length=255, blank=True)
+    state = models.CharField(max_length=16, choices=State.choices)
+    raw_state = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(db_index=False)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    web_url = models.URLField(max_length=500, blank=True)
+    gone = models.BooleanField(default=False, help_text="The provider no longer has it.")
+
+    class Meta(ProviderRow.Meta):
+        indexes = [
+            models.Index(fields=["-created_at", "-id"], name="build_recent"),
+            models.Index(fields=["connection", "-created_at", "-id"], name="build_conn_recent"),
+            models.Index(fields=["project", "-created_at", "-id"], name="build_project_recent"),
+            models.Index(fields=["state", "-created_at", "-id"], name="build_state_recent"),
+            models.Index(fields=["branch", "-created_at", "-id"], name="build_branch_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.pipeline or self.project or ''} {self.number}".strip()
+
+    @property
+    def finished(self) -> bool:
+        return self.state in FINISHED
+
+    @property
+    def duration(self):
+        if self.started_at and self.finished_at:
+            return self.finished_at - self.started_at
+        return None
+
+
+class Job(ProviderRow):
+    build = models.ForeignKey(Build, on_delete=models.CASCADE, related_name="jobs")
+    name = models.CharField(max_length=255)
+    group = models.CharField(max_length=255, blank=True, help_text="Block, stage or similar.")
+    position = models.PositiveIntegerField(default=0)
+    state = models.CharField(max_length=16, choices=State.choices)
+    raw_state = models.CharField(max_length=64, blank=True)
+    exit_code = models.IntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    depends_on = models.JSONField(default=list, blank=True, help_text="External ids of jobs this one waits for.")
+
+    class Meta(ProviderRow.Meta):
+        ordering = ["position", "id"]
+        indexes = [models.Index(fields=["build", "position"], name="job_build_position")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def finished(self) -> bool:
+        return self.state in FINISHED
+
+    @property
+    def duration(self):
+        if self.started_at and self.finished_at:
+            return self.finished_at - self.started_at
+        return None
+
+
+class Log(models.Model):
+    """A job's output, kept as compressed chunks so it is appended to while the job runs
+    and streamed out without ever being held whole in memory."""
+
+    job = models.OneToOneField(Job, on_delete=models.CASCADE, related_name="log")
+    size = models.BigIntegerField(default=0, help_text="Bytes of text stored so far.")
+    complete = models.BooleanField(default=False)
+    cursor = models.JSONField(default=dict, blank=True, help_text="Where the provider's log resumes.")
+    fetched_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return f"log of {self.job_id} ({self.size} bytes)"
+
+    def chunks_from(self, offset: int = 0):
+        """Yield decompressed text from byte ``offset`` on, one stored chunk at a time."""
+        first_start = (
+            self.chunks.filter(start__lte=offset).order_by("-start").values_list("start", flat=True).first()
+        ) or 0
+        for chunk in self.chunks.filter(start__gte=first_start).order_by("start").iterator():
+            data = zlib.decompress(chunk.data)
+            if offset > chunk.start:
+                data = data[offset - chunk.start :]
+            if data:
+                yield data.decode("utf-8", "replace")
+
+
+class LogChunk(models.Model):
+    log = models.ForeignKey(Log, on_delete=models.CASCADE, related_name="chunks")
+    start = models.BigIntegerField(help_text="Byte offset of this chunk in the whole log.")
+    size = models.IntegerField()
+    data = models.BinaryField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["log", "start"], name="logchunk_unique_start")]
+
+    def __str__(self) -> str:
+        return f"{self.log_id}@{self.start}"

@@ -1,0 +1,58 @@
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.utils import timezone
+
+from dashboard.fields import EncryptedTextField
+from providers.registry import KIND_CHOICES
+
+
+class Health(models.TextChoices):
+    UNKNOWN = "unknown", "not synced yet"
+    OK = "ok", "ok"
+    DEGRADED = "degraded", "degraded"
+    AUTH_FAILED = "auth_failed", "auth failed"
+    UNREACHABLE = "unreachable", "unreachable"
+
+
+class Connection(models.Model):
+    """One account at one CI provider: where it is, how to authenticate, how often to
+    sync, and how the last sync went."""
+
+    kind = models.CharField(max_length=32, choices=KIND_CHOICES)
+    name = models.CharField(max_length=100)
+    slug = models.SlugField(
+        max_length=60,
+        unique=True,
+        help_text="Part of every link to this connection's pages; keep it stable.",
+    )
+    base_url = models.URLField(max_length=500, help_text="The provider's API root, e.g. https://acme.semaphoreci.com")
+    token = EncryptedTextField(blank=True)
+    options = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Provider-specific settings (for example project ids to sync).",
+    )
+    sync_interval = models.PositiveIntegerField(
+        default=60, validators=[MinValueValidator(2)], help_text="Seconds between syncs."
+    )
+    enabled = models.BooleanField(default=True)
+
+    health = models.CharField(max_length=16, choices=Health.choices, default=Health.UNKNOWN)
+    last_error = models.TextField(blank=True)
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+    next_sync_at = models.DateTimeField(default=timezone.now)
+    sync_cursor = models.JSONField(default=dict, blank=True, editable=False)
+    lock_owner = models.CharField(max_length=64, blank=True, editable=False)
+    lock_until = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        indexes = [models.Index(fields=["enabled", "next_sync_at"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def kind_label(self) -> str:
+        return self.get_kind_display()

@@ -1,0 +1,21 @@
+"""Thin Celery tasks: the work lives in dashboard.sync."""
+
+from celery import shared_task
+
+from dashboard import sync
+
+
+@shared_task(name="dashboard.tasks.dispatch_due_syncs")
+def dispatch_due_syncs() -> list[int]:
+    due = sync.dispatch_due()
+    for connection_id in due:
+        sync_connection.delay(connection_id)
+    return due
+
+
+@shared_task(name="dashboard.tasks.sync_connection")
+def sync_connection(connection_id: int) -> dict | None:
+    run = sync.sync_connection(connection_id)
+    if run is None:
+        return None
+    return {"status": run.status, "created": run.created, "updated": run.updated, "requests": run.requests}

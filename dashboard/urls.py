@@ -1,0 +1,25 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from dashboard.views import builds, connections, jobs, system
+
+# Permalinks name the provider kind, the connection's slug and the provider's own id,
+# so a link pasted in chat survives a resync or a rebuilt database.
+provider_urls = [
+    path("build/<path:external_id>", builds.build_detail, name="build"),
+    path("job/<path:external_id>", jobs.job_detail, name="job"),
+    path("job-log/<path:external_id>", jobs.job_log_tail, name="job-log-tail"),
+    path("job-log-raw/<path:external_id>", jobs.job_log_raw, name="job-log-raw"),
+]
+
+urlpatterns = [
+    path("", builds.build_list, name="builds"),
+    path("connections/", connections.connection_list, name="connections"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+    path("api/", include("dashboard.api.urls")),
+    path("healthz", system.healthz, name="healthz"),
+    path("<str:kind>/<slug:slug>/", include(provider_urls)),
+]

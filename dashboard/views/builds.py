@@ -1,0 +1,71 @@
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+
+from dashboard import dag
+from dashboard.filters import BuildFilter
+from dashboard.models import Build, Connection
+from dashboard.pagination import keyset_page
+from dashboard.states import ACTIVE
+
+from .common import build_or_404
+
+PAGE_SIZE = 50
+
+
+def build_list(request: HttpRequest) -> HttpResponse:
+    queryset = Build.objects.select_related("connection", "project", "pipeline").defer("raw", "commit_message")
+    filters = BuildFilter(request.GET, queryset=queryset)
+    page = keyset_page(filters.qs, request.GET.get("after"), PAGE_SIZE)
+    query = request.GET.copy()
+    query.pop("after", None)
+    context = {
+        "filters": filters,
+        "page": page,
+        "query": query.urlencode(),
+        "first_page": not request.GET.get("after"),
+        "connections": Connection.objects.only("name", "slug", "kind", "health"),
+    }
+    template = "dashboard/builds.html#rows" if request.htmx else "dashboard/builds.html"
+    return render(request, template, context)
+
+
+def build_detail(request: HttpRequest, kind: str, slug: str, external_id: str) -> HttpResponse:
+    build = build_or_404(kind, slug, external_id)
+    jobs = list(build.jobs.defer("raw"))
+    context = {
+        "build": build,
+        "jobs": jobs,
+        "graph": dag.layout(jobs) if jobs else None,
+        "timeline": timeline(build, jobs),
+        "live": build.state in ACTIVE or any(j.state in ACTIVE for j in jobs),
+        "groups": _grouped(jobs),
+    }
+    template = "dashboard/build.html#live" if request.htmx else "dashboard/build.html"
+    return render(request, template, context)
+
+
+def _grouped(jobs: list) -> list[tuple[str, list]]:
+    groups: dict[str, list] = {}
+    for job in jobs:
+        groups.setdefault(job.group, []).append(job)
+    return list(groups.items())
+
+
+def timeline(build: Build, jobs: list) -> dict | None:
+    """Bars for a Gantt chart of the jobs, as percentages of the build's span."""
+    started = [j for j in jobs if j.started_at]
+    if not started:
+        return None
+    now = timezone.now()
+    begin = min(j.started_at for j in started)
+    end = max((j.finished_at or now) for j in started)
+    span = max((end - begin).total_seconds(), 1.0)
+    bars = []
+    for job in jobs:
+        if not job.started_at:
+            continue
+        left = (job.started_at - begin).total_seconds() / span * 100
+        width = max(((job.finished_at or now) - job.started_at).total_seconds() / span * 100, 0.5)
+        bars.append({"job": job, "left": round(left, 2), "width": round(min(width, 100 - left), 2)})
+    return {"bars": bars, "seconds": int(span)}

@@ -1,0 +1,110 @@
+"""What an adapter hands to the sync engine: neutral records, independent of any
+provider's JSON, grouped in batches that are committed together with their cursor."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from dashboard.states import State
+
+
+@dataclass
+class ProjectRecord:
+    external_id: str
+    name: str
+    raw: dict = field(default_factory=dict)
+
+
+@dataclass
+class PipelineRecord:
+    external_id: str
+    name: str
+    project_id: str | None = None
+    raw: dict = field(default_factory=dict)
+
+
+@dataclass
+class JobRecord:
+    external_id: str
+    name: str
+    state: State
+    raw_state: str = ""
+    group: str = ""
+    position: int = 0
+    exit_code: int | None = None
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    depends_on: list[str] = field(default_factory=list)
+    raw: dict = field(default_factory=dict)
+
+
+@dataclass
+class BuildRecord:
+    external_id: str
+    state: State
+    created_at: datetime
+    raw_state: str = ""
+    project_id: str | None = None
+    pipeline_id: str | None = None
+    number: str = ""
+    title: str = ""
+    group_id: str = ""
+    branch: str = ""
+    commit_sha: str = ""
+    commit_message: str = ""
+    triggered_by: str = ""
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    web_url: str = ""
+    raw: dict = field(default_factory=dict)
+    # None: jobs were not fetched this time, keep what is stored.
+    jobs: list[JobRecord] | None = None
+
+
+@dataclass
+class Batch:
+    """Rows to commit together. ``cursor`` (when set) is stored in the same transaction,
+    so the cursor never runs ahead of the rows it covers."""
+
+    projects: list[ProjectRecord] = field(default_factory=list)
+    pipelines: list[PipelineRecord] = field(default_factory=list)
+    builds: list[BuildRecord] = field(default_factory=list)
+    gone_builds: list[str] = field(default_factory=list)
+    cursor: dict[str, Any] | None = None
+    # Parts that failed without failing the sync, in words.
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass
+class UnfinishedBuild:
+    """A build we hold that has not finished, to be polled again, with what we stored of
+    it and of its jobs (``jobs``: external id -> {"state", "raw"})."""
+
+    external_id: str
+    project_id: str | None
+    raw: dict
+    jobs: dict[str, dict] = field(default_factory=dict)
+
+
+@dataclass
+class LogPiece:
+    """New log text since ``cursor``; ``complete`` once the job's log is final."""
+
+    text: str
+    cursor: dict
+    complete: bool
+    exit_code: int | None = None
+
+
+@dataclass
+class SyncContext:
+    """What a sync starts from: the stored cursor, the builds to poll again, and a way
+    to ask which of some builds we already hold as finished (never to be fetched again)."""
+
+    cursor: dict
+    unfinished: list[UnfinishedBuild]
+    finished_ids: Callable[[list[str]], set[str]]

@@ -1,0 +1,246 @@
+"""What every provider simulator shares: a WSGI app on loopback, a clock that tests can
+move by hand, deterministic randomness from a seed, scale knobs and fault injection.
+
+A provider's simulator subclasses ``Simulator``, lists its routes and answers them the
+way the provider does (paths, bodies, enums, paging, error bodies)."""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+import uuid
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar
+
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+from werkzeug.routing import Map, Rule
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+log = logging.getLogger(__name__)
+
+
+def _parse_knobs(cls, text: str | None, aliases: dict[str, str] | None = None):
+    """``"a=1,b=0.5"`` -> ``cls(a=1, b=0.5)``; unknown names are an error, not ignored."""
+    values: dict[str, Any] = {}
+    names = {f.name: f.type for f in fields(cls)}
+    for part in filter(None, (p.strip() for p in (text or "").split(","))):
+        key, _, raw = part.partition("=")
+        key = (aliases or {}).get(key.strip(), key.strip())
+        if key not in names:
+            raise ValueError(f"unknown knob {key!r}; known: {', '.join(names)}")
+        values[key] = float(raw) if names[key] in ("float", float) else int(raw)
+    return cls(**values)
+
+
+@dataclass
+class Faults:
+    """Probabilities (0..1) of each fault per request, and their parameters."""
+
+    error_rate: float = 0.0  # a 500/502/503 answer
+    rate_limit_rate: float = 0.0  # a 429 with Retry-After
+    retry_after: float = 1.0
+    latency: float = 0.0  # seconds added to every answer
+    timeout_rate: float = 0.0  # hang for timeout_seconds before answering
+    timeout_seconds: float = 30.0
+    malformed_rate: float = 0.0  # a 200 whose body is not JSON
+    unknown_enum_rate: float = 0.0  # states replaced by a value the docs do not list
+
+    ALIASES: ClassVar[dict[str, str]] = {
+        "5xx": "error_rate",
+        "429": "rate_limit_rate",
+        "timeout": "timeout_rate",
+        "malformed": "malformed_rate",
+        "unknown_enum": "unknown_enum_rate",
+    }
+
+    @classmethod
+    def parse(cls, text: str | None) -> Faults:
+        return _parse_knobs(cls, text, cls.ALIASES)
+
+
+@dataclass
+class Scale:
+    projects: int = 2
+    builds: int = 12  # history per project at start
+    jobs: int = 4  # jobs per build, roughly
+    arrival_every: int = 30  # seconds between new builds per project (0 = none)
+
+    @classmethod
+    def parse(cls, text: str | None) -> Scale:
+        return _parse_knobs(cls, text)
+
+
+class Clock:
+    """Wall-clock time, or (``manual=True``) time that moves only when told to."""
+
+    def __init__(self, start: float | None = None, manual: bool = False):
+        self.manual = manual
+        self._offset = 0.0
+        self._start = start if start is not None else time.time()
+        self._real_start = time.time()
+
+    def now(self) -> float:
+        if self.manual:
+            return self._start + self._offset
+        return self._start + (time.time() - self._real_start) + self._offset
+
+    def advance(self, seconds: float) -> None:
+        self._offset += seconds
+
+
+@dataclass
+class RequestRecord:
+    method: str
+    path: str
+    query: str
+    status: int = 0
+
+
+class Simulator:
+    kind: ClassVar[str] = ""
+
+    def __init__(
+        self,
+        token: str,
+        *,
+        seed: int = 0,
+        scale: Scale | None = None,
+        faults: Faults | None = None,
+        clock: Clock | None = None,
+    ):
+        self.token = token
+        self.seed = seed
+        self.scale = scale or Scale()
+        self.faults = faults or Faults()
+        self.clock = clock or Clock()
+        self.lock = threading.RLock()
+        self._fault_rng = random.Random(f"{seed}:faults")
+        self.requests: list[RequestRecord] = []
+        self.url_map = Map(self.routes(), strict_slashes=False)
+        self._server = None
+        self._thread: threading.Thread | None = None
+
+    # Provider hooks -----------------------------------------------------------------
+    def routes(self) -> list[Rule]:
+        raise NotImplementedError
+
+    def authenticate(self, request: Request) -> Response | None:
+        """Return the provider's refusal, or None when the request may proceed."""
+        raise NotImplementedError
+
+    def not_found(self, request: Request) -> Response:
+        return Response("Not Found", status=404, mimetype="text/plain")
+
+    def server_error(self, status: int) -> Response:
+        return Response("Internal error", status=status, mimetype="text/plain")
+
+    def rate_limited(self, retry_after: float) -> Response:
+        return Response(
+            "Too Many Requests",
+            status=429,
+            mimetype="text/plain",
+            headers={"Retry-After": str(int(retry_after) if retry_after >= 1 else retry_after)},
+        )
+
+    # Helpers ------------------------------------------------------------------------
+    def rng(self, *parts: object) -> random.Random:
+        """A generator that depends only on the seed and ``parts``: the same world on
+        every run, whatever order things are asked in."""
+        return random.Random(":".join(str(p) for p in (self.seed, *parts)))
+
+    def uuid(self, *parts: object) -> str:
+        return str(uuid.UUID(int=self.rng("uuid", *parts).getrandbits(128), version=4))
+
+    def now(self) -> float:
+        return self.clock.now()
+
+    def chance(self, rate: float) -> bool:
+        return rate > 0 and self._fault_rng.random() < rate
+
+    def odd_enum(self, value: str, odd: str = "SOMETHING_NEW") -> str:
+        """With the unknown-enum fault on, sometimes answer a value the docs never listed."""
+        return odd if self.chance(self.faults.unknown_enum_rate) else value
+
+    def json(self, body: Any, status: int = 200, headers: dict | None = None) -> Response:
+        import json
+
+        return Response(json.dumps(body), status=status, headers=headers, mimetype="application/json")
+
+    # WSGI ------------------------------------------------------------------------
+    def __call__(self, environ, start_response):
+        request = Request(environ)
+        record = RequestRecord(request.method, request.path, request.query_string.decode())
+        response = self._respond(request)
+        record.status = response.status_code
+        with self.lock:
+            self.requests.append(record)
+        return response(environ, start_response)
+
+    def _respond(self, request: Request) -> Response:
+        faults = self.faults
+        if faults.latency:
+            time.sleep(faults.latency)
+        if self.chance(faults.timeout_rate):
+            time.sleep(faults.timeout_seconds)
+        if self.chance(faults.error_rate):
+            return self.server_error(self._fault_rng.choice([500, 502, 503]))
+        if self.chance(faults.rate_limit_rate):
+            return self.rate_limited(faults.retry_after)
+        refusal = self.authenticate(request)
+        if refusal is not None:
+            return refusal
+        try:
+            endpoint, args = self.url_map.bind_to_environ(request.environ).match()
+        except MethodNotAllowed:
+            return Response("", status=405)
+        except NotFound:
+            return self.not_found(request)
+        except HTTPException as exc:
+            return Response(exc.description or "", status=exc.code or 400)
+        with self.lock:
+            response = getattr(self, endpoint)(request, **args)
+        if (
+            response.status_code == 200
+            and response.mimetype == "application/json"
+            and self.chance(faults.malformed_rate)
+        ):
+            return Response('{"truncated": [1, 2,', status=200, mimetype="application/json")
+        return response
+
+    # Serving ------------------------------------------------------------------------
+    def serve(self, host: str = "127.0.0.1", port: int = 0) -> Simulator:
+        """Start serving in a background thread; ``self.url`` says where."""
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request is noise
+        self._server = make_server(host, port, self, threaded=True)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name=f"sim-{self.kind}", daemon=True)
+        self._thread.start()
+        return self
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "not serving"
+        return f"http://{self._server.host}:{self._server.server_port}"
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "not serving"
+        return self._server.server_port
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def count(self, path_prefix: str = "", method: str | None = None) -> int:
+        with self.lock:
+            return sum(
+                1 for r in self.requests if r.path.startswith(path_prefix) and (method is None or r.method == method)
+            )
+
+
+__all__ = ["Clock", "Faults", "Scale", "Simulator"]

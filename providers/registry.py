@@ -1,0 +1,33 @@
+"""The explicit map from a connection's kind to its provider package.
+
+Adapters are imported on first use, so loading the models never imports httpx clients."""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from providers.base.adapter import Adapter
+    from providers.base.simulator import Simulator
+
+KINDS: dict[str, str] = {
+    "semaphore": "Semaphore",
+}
+KIND_CHOICES = list(KINDS.items())
+
+_ADAPTERS = {kind: f"providers.{kind}.adapter.{name}Adapter" for kind, name in KINDS.items()}
+_SIMULATORS = {kind: f"providers.{kind}.simulator.{name}Simulator" for kind, name in KINDS.items()}
+
+
+def _load(dotted: str):
+    module, _, attr = dotted.rpartition(".")
+    return getattr(import_module(module), attr)
+
+
+def adapter_class(kind: str) -> type[Adapter]:
+    return _load(_ADAPTERS[kind])
+
+
+def simulator_class(kind: str) -> type[Simulator]:
+    return _load(_SIMULATORS[kind])

@@ -1,0 +1,81 @@
+import pytest
+from django.urls import reverse
+
+from dashboard.sync import sync_connection
+
+
+@pytest.fixture
+def synced(semaphore):
+    sync_connection(semaphore.pk)
+    return semaphore
+
+
+def page_urls(connection) -> list[str]:
+    build = connection.build_set.order_by("-created_at").first()
+    job = build.jobs.first()
+    args = [connection.kind, connection.slug]
+    return [
+        reverse("builds"),
+        reverse("connections"),
+        reverse("build", args=[*args, build.external_id]),
+        reverse("job", args=[*args, job.external_id]),
+        reverse("job-log-tail", args=[*args, job.external_id]),
+        reverse("job-log-raw", args=[*args, job.external_id]),
+    ]
+
+
+def api_urls(connection) -> list[str]:
+    build = connection.build_set.first()
+    job = build.jobs.first()
+    args = [connection.kind, connection.slug]
+    return [
+        reverse("api-builds"),
+        reverse("api-connections"),
+        reverse("api-schema"),
+        reverse("api-build", args=[*args, build.external_id]),
+        reverse("api-job", args=[*args, job.external_id]),
+        reverse("api-job-log", args=[*args, job.external_id]),
+    ]
+
+
+def test_anonymous_visitors_are_sent_to_log_in_from_every_page(client, synced):
+    for url in page_urls(synced):
+        response = client.get(url)
+        assert response.status_code == 302, url
+        assert response["Location"].startswith(reverse("login")), url
+
+
+def test_anonymous_api_calls_are_refused(client, synced):
+    for url in api_urls(synced):
+        assert client.get(url).status_code in (401, 403), url
+
+
+def test_admin_needs_staff(viewer_client):
+    response = viewer_client.get("/admin/")
+    assert response.status_code == 302
+    assert "login" in response["Location"]
+
+
+def test_the_token_appears_on_no_page_and_no_api_body(admin_client_, synced):
+    token = synced.token
+    urls = [
+        *page_urls(synced),
+        *api_urls(synced),
+        "/admin/dashboard/connection/",
+        f"/admin/dashboard/connection/{synced.pk}/change/",
+    ]
+    for url in urls:
+        response = admin_client_.get(url)
+        assert response.status_code == 200, url
+        body = b"".join(response.streaming_content) if response.streaming else response.content
+        assert token.encode() not in body, url
+
+
+def test_the_token_is_encrypted_in_the_database(synced):
+    from django.db import connection as db
+
+    with db.cursor() as cursor:
+        cursor.execute("SELECT token FROM dashboard_connection WHERE id = %s", [synced.pk])
+        stored = cursor.fetchone()[0]
+    assert synced.token not in stored
+    assert stored.startswith("gAAAA")  # a Fernet token

@@ -1,0 +1,89 @@
+from dashboard.models import Build, Connection, Health, Job, SyncRun
+from dashboard.sync import acquire_lock, release_lock, sync_connection
+
+
+def sim_pipeline_ids(sim) -> set[str]:
+    return set(sim.pipelines)
+
+
+def test_first_sync_stores_every_pipeline_with_its_jobs(semaphore, semaphore_sim):
+    run = sync_connection(semaphore.pk)
+
+    assert run.status == SyncRun.Status.OK, run.error
+    assert set(Build.objects.values_list("external_id", flat=True)) == sim_pipeline_ids(semaphore_sim)
+    expected_jobs = {
+        j.id
+        for p in semaphore_sim.pipelines.values()
+        for b in p.blocks
+        for j in b.jobs
+        if b.start is not None and b.start <= semaphore_sim.now()
+    }
+    assert set(Job.objects.values_list("external_id", flat=True)) == expected_jobs
+    assert run.requests == semaphore_sim.count("/api/")
+    semaphore.refresh_from_db()
+    assert semaphore.health == Health.OK
+
+
+def test_a_quiet_second_sync_writes_nothing_and_fetches_no_finished_build(semaphore, semaphore_sim, clock):
+    # Let every seeded pipeline finish first.
+    clock.advance(-0.0)
+    sync_connection(semaphore.pk)
+    for build in Build.objects.exclude(state__in=["passed", "failed", "canceled"]):
+        assert build.created_at  # history builds are all finished; nothing else exists yet
+    semaphore_sim.requests.clear()
+
+    run = sync_connection(semaphore.pk)
+
+    assert (run.created, run.updated) == (0, 0)
+    described = [r.path for r in semaphore_sim.requests if "/pipelines/" in r.path]
+    assert described == [], "finished pipelines must never be fetched again"
+
+
+def test_builds_move_through_states_as_time_passes(semaphore, semaphore_sim, clock):
+    sync_connection(semaphore.pk)
+    clock.advance(31)  # one new workflow per project arrives
+    sync_connection(semaphore.pk)
+    new = Build.objects.filter(state__in=["queued", "running"])
+    assert new.exists()
+    new_ids = set(new.values_list("external_id", flat=True))
+
+    clock.advance(600)
+    run = sync_connection(semaphore.pk)
+
+    assert run.status == SyncRun.Status.OK
+    states = set(Build.objects.filter(external_id__in=new_ids).values_list("state", flat=True))
+    assert states <= {"passed", "failed"}
+    assert Build.objects.count() == len(semaphore_sim.pipelines)
+
+
+def test_a_connection_already_syncing_is_skipped(semaphore):
+    assert acquire_lock(semaphore.pk, "someone-else")
+    try:
+        assert sync_connection(semaphore.pk) is None
+        assert not SyncRun.objects.exists()
+    finally:
+        release_lock(semaphore.pk, "someone-else")
+    assert sync_connection(semaphore.pk) is not None
+
+
+def test_a_bad_token_marks_the_connection_auth_failed(db, semaphore_sim):
+    connection = Connection.objects.create(
+        kind="semaphore", name="x", slug="x", base_url=semaphore_sim.url, token="wrong-token"
+    )
+    run = sync_connection(connection.pk)
+
+    connection.refresh_from_db()
+    assert run.status == SyncRun.Status.FAILED
+    assert connection.health == Health.AUTH_FAILED
+    assert "refused the API token" in connection.last_error
+
+
+def test_an_unreachable_provider_is_reported_in_words(db):
+    connection = Connection.objects.create(
+        kind="semaphore", name="x", slug="x", base_url="http://127.0.0.1:9", token="t"
+    )
+    sync_connection(connection.pk)
+
+    connection.refresh_from_db()
+    assert connection.health == Health.UNREACHABLE
+    assert "Cannot connect" in connection.last_error
