@@ -165,7 +165,9 @@ class BaseClient:
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, RateLimited) and exc.retry_after is not None:
             return exc.retry_after
-        return wait_exponential_jitter(multiplier=self.backoff, max=8 * max(self.backoff, 0.01), jitter=self.backoff)(state)
+        return wait_exponential_jitter(multiplier=self.backoff, max=8 * max(self.backoff, 0.01), jitter=self.backoff)(
+            state
+        )
 
     def get(self, path: str, **kwargs: Any) -> httpx.Response:
         return self.request("GET", path, **kwargs)
