@@ -4,10 +4,11 @@ from django.utils.html import format_html
 
 from dashboard.models import ActionLog, Connection, SyncRun
 from providers.base.errors import AuthError, BadResponse, PermissionDenied, ProviderError, Unavailable
-from providers.registry import adapter_class
+from providers.registry import KIND_CHOICES, adapter_class
 
 
 class ConnectionForm(forms.ModelForm):
+    kind = forms.ChoiceField(choices=KIND_CHOICES)
     base_url = forms.URLField(
         max_length=500, assume_scheme="https", help_text="The provider's API root, e.g. https://acme.semaphoreci.com"
     )

@@ -21,7 +21,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from dashboard.logstore import refresh_log
-from dashboard.models import Build, Connection, Health, Job, Pipeline, Project, SyncRun
+from dashboard.models import Build, Connection, Health, Job, Pipeline, Project, Schedule, SyncRun
 from dashboard.states import FINISHED
 from dashboard.upsert import existing_ids, upsert
 from providers.base.errors import (
@@ -61,6 +61,9 @@ def release_lock(connection_id: int, owner: str) -> None:
 
 class LockLost(Exception):
     """Another worker took over the connection (our lease ran out)."""
+
+
+REMOVABLE = {"project": Project, "pipeline": Pipeline, "schedule": Schedule, "build": Build}
 
 
 # Applying batches ---------------------------------------------------------------------------
@@ -161,6 +164,27 @@ def apply_batch(connection: Connection, batch: Batch) -> BatchResult:
                     "depends_on": j.depends_on,
                     "raw": j.raw,
                 }
+        schedule_pipelines = _fk_map(Pipeline, cid, known_pipelines, {s.pipeline_id for s in batch.schedules})
+        total.add(
+            upsert(
+                Schedule,
+                cid,
+                {
+                    s.external_id: {
+                        "name": s.name[:255],
+                        "cron": s.cron[:255],
+                        "timezone": s.timezone[:64],
+                        "enabled": s.enabled,
+                        "project_id": project_ids.get(s.project_id),
+                        "pipeline_id": schedule_pipelines.get(s.pipeline_id),
+                        "next_run_at": s.next_run_at,
+                        "last_run_at": s.last_run_at,
+                        "raw": s.raw,
+                    }
+                    for s in batch.schedules
+                },
+            )
+        )
         jobs = upsert(Job, cid, job_rows, remember=("state",))
         total.add(jobs)
         total.finished_job_ids = [
@@ -168,6 +192,8 @@ def apply_batch(connection: Connection, batch: Batch) -> BatchResult:
             for ext, row in job_rows.items()
             if row["state"] in FINISHED and jobs.previous.get(ext, {}).get("state") not in FINISHED
         ]
+        for label, external_id in batch.removed:
+            REMOVABLE[label].objects.filter(connection_id=cid, external_id=external_id).delete()
         if batch.gone_builds:
             Build.objects.filter(connection_id=cid, external_id__in=batch.gone_builds).update(gone=True)
         if batch.cursor is not None:

@@ -1,4 +1,4 @@
-from .builds import Build, Job, Log, LogChunk, Pipeline, Project
+from .builds import Build, Job, Log, LogChunk, Pipeline, Project, Schedule
 from .connections import Connection, Health
 from .operations import ActionLog, SyncRun
 
@@ -12,5 +12,6 @@ __all__ = [
     "LogChunk",
     "Pipeline",
     "Project",
+    "Schedule",
     "SyncRun",
 ]

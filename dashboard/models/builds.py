@@ -30,6 +30,25 @@ class Pipeline(ProviderRow):
         return self.name
 
 
+class Schedule(ProviderRow):
+    """Something that starts builds on a clock: a cron job, a Semaphore task."""
+
+    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.CASCADE)
+    pipeline = models.ForeignKey(Pipeline, null=True, blank=True, on_delete=models.CASCADE)
+    name = models.CharField(max_length=255)
+    cron = models.CharField(max_length=255, blank=True)
+    timezone = models.CharField(max_length=64, blank=True)
+    enabled = models.BooleanField(default=True)
+    next_run_at = models.DateTimeField(null=True, blank=True)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(ProviderRow.Meta):
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.cron})"
+
+
 class Build(ProviderRow):
     """One run of a pipeline, whatever the provider calls it."""
 

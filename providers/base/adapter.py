@@ -2,32 +2,63 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.conf import settings
 
 from .client import BaseClient
 from .errors import CONNECTION_ERRORS, ProviderError
-from .records import Batch, LogPiece, SyncContext
+from .records import ActionResult, Batch, LogPiece, SyncContext
 
 if TYPE_CHECKING:
     from dashboard.models import Connection, Job
 
 
 class Capability(StrEnum):
-    """Which views and buttons apply to a provider's connections."""
+    """Which views apply to a provider's connections (buttons are ``Action``s)."""
 
     LOGS = "logs"
     LIVE_LOGS = "live_logs"
     JOB_DAG = "job_dag"
+    ARTIFACTS = "artifacts"
+    DEPLOYMENTS = "deployments"
+    AGENTS = "agents"
+    RETENTION = "retention"
+    SCHEDULES = "schedules"
+    METRICS = "metrics"
+
+
+@dataclass(frozen=True)
+class Action:
+    """A button. ``target`` names the model it acts on ("build", "job", "pipeline",
+    "project", "connection", ...). ``form`` (a Django form class) takes and validates
+    the parameters before anything is sent; ``destructive`` actions are confirmed by the
+    user first; ``secret_fields`` are never written to the audit log. ``applies`` says
+    whether the button is offered for a given object (e.g. only unfinished builds), and
+    ``unavailable`` may give the reason it is shown disabled."""
+
+    name: str
+    label: str
+    target: str
+    destructive: bool = False
+    form: type | None = None
+    secret_fields: tuple[str, ...] = ()
+    applies: Callable[[Any], bool] | None = None
+    unavailable: Callable[[Any], str] | None = None
+    help: str = ""
+
+    def offered_for(self, obj: Any) -> bool:
+        return self.applies is None or bool(self.applies(obj))
 
 
 class Adapter:
     kind: ClassVar[str]
     client_class: ClassVar[type[BaseClient]]
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
+    actions: ClassVar[tuple[Action, ...]] = ()
 
     def __init__(self, connection: Connection, client: BaseClient | None = None):
         self.connection = connection
@@ -46,6 +77,19 @@ class Adapter:
 
     def supports(self, capability: Capability | str) -> bool:
         return capability in self.capabilities
+
+    @classmethod
+    def action(cls, name: str) -> Action | None:
+        return next((a for a in cls.actions if a.name == name), None)
+
+    @classmethod
+    def actions_for(cls, target: str) -> list[Action]:
+        return [a for a in cls.actions if a.target == target]
+
+    def perform(self, action: Action, target: Any, params: dict, user: Any) -> ActionResult:
+        """Run an action: ``do_<name>(target, params, user)`` on the adapter. Errors are
+        typed ProviderErrors carrying the provider's words."""
+        return getattr(self, f"do_{action.name}")(target, params, user)
 
     @property
     def requests(self) -> int:

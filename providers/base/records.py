@@ -27,6 +27,20 @@ class PipelineRecord:
 
 
 @dataclass
+class ScheduleRecord:
+    external_id: str
+    name: str
+    cron: str = ""
+    timezone: str = ""
+    enabled: bool = True
+    project_id: str | None = None
+    pipeline_id: str | None = None
+    next_run_at: datetime | None = None
+    last_run_at: datetime | None = None
+    raw: dict = field(default_factory=dict)
+
+
+@dataclass
 class JobRecord:
     external_id: str
     name: str
@@ -73,7 +87,11 @@ class Batch:
     projects: list[ProjectRecord] = field(default_factory=list)
     pipelines: list[PipelineRecord] = field(default_factory=list)
     builds: list[BuildRecord] = field(default_factory=list)
+    schedules: list[ScheduleRecord] = field(default_factory=list)
+    # Builds the provider no longer has: kept, and marked as gone.
     gone_builds: list[str] = field(default_factory=list)
+    # Rows deleted at the provider (by us or others): ("pipeline" | "schedule" | "project", external id).
+    removed: list[tuple[str, str]] = field(default_factory=list)
     cursor: dict[str, Any] | None = None
     # Parts that failed without failing the sync, in words.
     problems: list[str] = field(default_factory=list)
@@ -108,3 +126,16 @@ class SyncContext:
     cursor: dict
     unfinished: list[UnfinishedBuild]
     finished_ids: Callable[[list[str]], set[str]]
+
+
+@dataclass
+class ActionResult:
+    """What an action did, in words. ``refresh`` holds the target's new state to store at
+    once; ``once`` holds values shown to the user a single time and never stored or
+    logged (a debug SSH key, a registration token); ``redirect`` is where to go next
+    (for example the build an action started), as a path of ours."""
+
+    message: str
+    refresh: Batch | None = None
+    once: dict[str, str] | None = None
+    redirect: str | None = None
