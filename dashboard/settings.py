@@ -130,6 +130,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
         "control_folder": str(_control),
     }
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="celery")
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -140,6 +141,8 @@ SYNC_DISPATCH_EVERY = env.float("SYNC_DISPATCH_EVERY", default=5.0)
 # A sync holds its connection's lock this long unless it renews it; a killed worker's
 # lock therefore frees itself.
 SYNC_LOCK_TTL = env.int("SYNC_LOCK_TTL", default=300)
+# A running job's log is fetched from the provider at most this often, however many watch it.
+LOG_REFRESH_AFTER = env.float("LOG_REFRESH_AFTER", default=1.5)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -15,6 +15,7 @@ TOKEN = "sim-token-0123456789abcdef"
 @pytest.fixture(autouse=True)
 def _fast_retries(settings):
     settings.PROVIDER_RETRY_BACKOFF = 0.01
+    settings.LOG_REFRESH_AFTER = 0
 
 
 @pytest.fixture

@@ -1,13 +1,14 @@
 import logging
 from datetime import timedelta
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
 from dashboard import logstore
 from dashboard.ansi import to_html
-from dashboard.models import Job, Log
+from dashboard.models import Connection, Job, Log
 from providers.base.adapter import Capability
 from providers.base.errors import ProviderError
 from providers.registry import adapter_class
@@ -17,7 +18,6 @@ from .common import job_or_404
 log = logging.getLogger(__name__)
 
 SHOWN_BYTES = 256 * 1024
-REFRESH_AFTER = timedelta(seconds=1.5)
 MAX_MATCHES = 1000
 LAST_LINES_GRACE = timedelta(minutes=2)
 
@@ -30,13 +30,18 @@ def _refreshed(job: Job) -> tuple[Log, str]:
     """The job's log, first fetching what is new when it may have grown; a provider
     failure is returned in words next to what we already hold."""
     log_row = logstore.log_for(job)
-    fresh = log_row.fetched_at and timezone.now() - log_row.fetched_at < REFRESH_AFTER
+    refresh_after = timedelta(seconds=settings.LOG_REFRESH_AFTER)
+    fresh = log_row.fetched_at and timezone.now() - log_row.fetched_at < refresh_after
     if log_row.complete or fresh or job.state == "queued" or not _supports(job, Capability.LOGS):
         return log_row, ""
     try:
-        return logstore.refresh_log(job), ""
+        log_row = logstore.refresh_log(job)
     except ProviderError as exc:
         return log_row, f"Could not fetch the log from {job.connection}: {exc}"
+    if log_row.complete and not job.finished:
+        # The log says the job ended before our copy of its state does: sync soon.
+        Connection.objects.filter(pk=job.connection_id).update(next_sync_at=timezone.now())
+    return log_row, ""
 
 
 def _live(job: Job, log_row: Log) -> bool:

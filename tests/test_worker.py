@@ -1,0 +1,177 @@
+"""A real Celery worker with beat, in its own process, on the configured broker (Redis in
+CI, the filesystem transport otherwise) and database (PostgreSQL in CI), syncing from a
+simulator over HTTP."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection as db
+
+from dashboard.models import Build, Connection, SyncRun
+from dashboard.sync import sync_connection
+from providers.base.simulator import Faults, Scale
+from providers.semaphore.simulator import SemaphoreSimulator
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def database_url() -> str:
+    s = db.settings_dict
+    if db.vendor == "sqlite":
+        return f"sqlite:///{s['NAME']}"
+    return f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+@pytest.fixture
+def worker_env(tmp_path):
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "SECRET_KEY": settings.SECRET_KEY,
+        "FIELD_ENCRYPTION_KEY": settings.FIELD_ENCRYPTION_KEY,
+        "SYNC_DISPATCH_EVERY": "1",
+        "CELERY_QUEUE": f"test-{uuid.uuid4().hex[:8]}",
+        "PYTHONUNBUFFERED": "1",
+        "DASHBOARD_STATE_DIR": str(tmp_path / "state"),
+    }
+    if settings.CELERY_BROKER_URL.startswith("filesystem"):
+        env["CELERY_BROKER_URL"] = "filesystem://"
+    return env
+
+
+def start_worker(env: dict, tmp_path: Path) -> subprocess.Popen:
+    log = open(tmp_path / "worker.log", "ab")  # noqa: SIM115 - closed with the process
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "dashboard",
+            "worker",
+            "-B",
+            "--concurrency=1",
+            "--loglevel=INFO",
+            "--schedule",
+            str(tmp_path / "beat-schedule"),
+            "-n",
+            f"test-{uuid.uuid4().hex[:6]}@%h",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def stop(process: subprocess.Popen, sig=signal.SIGTERM) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, sig)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def wait_for(condition, timeout: float, what: str, worker: subprocess.Popen, tmp_path: Path):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        if worker.poll() is not None:
+            break
+        time.sleep(0.3)
+    log = (tmp_path / "worker.log").read_text()[-3000:]
+    pytest.fail(f"timed out waiting for {what}; worker log:\n{log}")
+
+
+@pytest.fixture
+def sim():
+    simulator = SemaphoreSimulator("tok-worker", seed=3, scale=Scale(projects=2, builds=6, jobs=2, arrival_every=0))
+    simulator.serve()
+    yield simulator
+    simulator.stop()
+
+
+def test_beat_dispatches_a_sync_that_a_worker_runs_into_the_database(sim, worker_env, tmp_path):
+    connection = Connection.objects.create(
+        kind="semaphore", name="w", slug="w", base_url=sim.url, token=sim.token, sync_interval=3600
+    )
+    worker = start_worker(worker_env, tmp_path)
+    try:
+        run = wait_for(
+            lambda: SyncRun.objects.filter(connection=connection).exclude(status="running").first(),
+            90,
+            "a finished sync",
+            worker,
+            tmp_path,
+        )
+    finally:
+        stop(worker)
+    assert run.status == SyncRun.Status.OK, run.error
+    assert set(Build.objects.values_list("external_id", flat=True)) == set(sim.pipelines)
+    assert run.requests > 0 and run.created >= len(sim.pipelines)
+
+
+def test_a_sync_killed_midway_resumes_without_losing_or_doubling_rows(worker_env, tmp_path):
+    # Slow answers, so the worker can be killed mid-sync.
+    bigger = SemaphoreSimulator(
+        "tok-worker", seed=5, scale=Scale(projects=2, builds=40, jobs=2, arrival_every=0), faults=Faults(latency=0.03)
+    ).serve()
+    try:
+        connection = Connection.objects.create(
+            kind="semaphore",
+            name="k",
+            slug="k",
+            base_url=bigger.url,
+            token=bigger.token,
+            sync_interval=3600,
+            options={"backfill_pages": 10},
+        )
+        worker_env["SYNC_LOCK_TTL"] = "2"
+        worker = start_worker(worker_env, tmp_path)
+        try:
+            wait_for(
+                lambda: Build.objects.filter(connection=connection).count() >= 35,
+                120,
+                "some committed builds",
+                worker,
+                tmp_path,
+            )
+        finally:
+            stop(worker, signal.SIGKILL)
+        assert SyncRun.objects.get(connection=connection).status == SyncRun.Status.RUNNING
+        held = Build.objects.filter(connection=connection).count()
+        assert 0 < held < len(bigger.pipelines), "the kill must land mid-sync"
+        connection.refresh_from_db()
+        assert connection.sync_cursor, "the cursor of committed batches is stored"
+
+        time.sleep(2.2)  # the dead worker's lease runs out
+        bigger.faults = Faults()
+        before = len(bigger.requests)
+        run = sync_connection(connection.pk)
+
+        assert run.status == SyncRun.Status.OK, run.error
+        ids = list(Build.objects.filter(connection=connection).values_list("external_id", flat=True))
+        assert len(ids) == len(set(ids)) == len(bigger.pipelines)
+        assert set(ids) == set(bigger.pipelines)
+        assert SyncRun.objects.filter(connection=connection, status=SyncRun.Status.INTERRUPTED).count() == 1
+        described = [
+            r
+            for r in bigger.requests[before:]
+            if r.path.startswith("/api/v1alpha/pipelines/") and not r.path.endswith("describe_topology")
+        ]
+        assert len(described) == len(bigger.pipelines) - held, "the resumed sync fetches only what was not committed"
+    finally:
+        bigger.stop()
