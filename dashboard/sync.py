@@ -21,7 +21,21 @@ from django.db.models import Q
 from django.utils import timezone
 
 from dashboard.logstore import refresh_log
-from dashboard.models import Build, Connection, Health, Job, Pipeline, Project, Schedule, SyncRun
+from dashboard.models import (
+    Agent,
+    AgentType,
+    Build,
+    Connection,
+    Deployment,
+    DeploymentTarget,
+    Health,
+    Job,
+    Pipeline,
+    Project,
+    RetentionPolicy,
+    Schedule,
+    SyncRun,
+)
 from dashboard.states import FINISHED
 from dashboard.upsert import existing_ids, upsert
 from providers.base.errors import (
@@ -63,7 +77,18 @@ class LockLost(Exception):
     """Another worker took over the connection (our lease ran out)."""
 
 
-REMOVABLE = {"project": Project, "pipeline": Pipeline, "schedule": Schedule, "build": Build}
+# Model names as adapters use them, in the order rows must be written (referenced first).
+MODELS = {
+    "project": Project,
+    "pipeline": Pipeline,
+    "schedule": Schedule,
+    "build": Build,
+    "agent_type": AgentType,
+    "agent": Agent,
+    "deployment_target": DeploymentTarget,
+    "deployment": Deployment,
+    "retention_policy": RetentionPolicy,
+}
 
 
 # Applying batches ---------------------------------------------------------------------------
@@ -193,13 +218,38 @@ def apply_batch(connection: Connection, batch: Batch) -> BatchResult:
             if row["state"] in FINISHED and jobs.previous.get(ext, {}).get("state") not in FINISHED
         ]
         for label, external_id in batch.removed:
-            REMOVABLE[label].objects.filter(connection_id=cid, external_id=external_id).delete()
+            MODELS[label].objects.filter(connection_id=cid, external_id=external_id).delete()
+        apply_rows(cid, batch.rows, total)
         if batch.gone_builds:
             Build.objects.filter(connection_id=cid, external_id__in=batch.gone_builds).update(gone=True)
         if batch.cursor is not None:
             Connection.objects.filter(pk=cid).update(sync_cursor=batch.cursor)
             connection.sync_cursor = batch.cursor
     return total
+
+
+def apply_rows(cid: int, rows: list, total: BatchResult) -> None:
+    """Upsert the batch's other rows model by model, resolving their foreign keys."""
+    by_model: dict[str, list] = {}
+    for row in rows:
+        by_model.setdefault(row.model, []).append(row)
+    for name, model in MODELS.items():
+        records = by_model.get(name)
+        if not records:
+            continue
+        wanted: dict[str, set[str]] = {}
+        for record in records:
+            for ref_model, ref_id in record.refs.values():
+                if ref_id:
+                    wanted.setdefault(ref_model, set()).add(ref_id)
+        resolved = {ref_model: existing_ids(MODELS[ref_model], cid, ids) for ref_model, ids in wanted.items()}
+        values = {}
+        for record in records:
+            fields = dict(record.fields)
+            for fk, (ref_model, ref_id) in record.refs.items():
+                fields[f"{fk}_id"] = resolved.get(ref_model, {}).get(ref_id) if ref_id else None
+            values[record.external_id] = fields
+        total.add(upsert(model, cid, values))
 
 
 def unfinished_builds(connection: Connection) -> list[UnfinishedBuild]:

@@ -2,11 +2,15 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from dashboard.views import builds, connections, jobs, system
+from dashboard.views import actions, builds, connections, jobs, pages, system
 
 # Permalinks name the provider kind, the connection's slug and the provider's own id,
 # so a link pasted in chat survives a resync or a rebuilt database.
 provider_urls = [
+    path("", pages.connection_detail, name="connection"),
+    path("project/<path:external_id>", pages.project_detail, name="project"),
+    path("pipeline/<path:external_id>", pages.pipeline_detail, name="pipeline"),
+    path("do/<str:action_name>/<str:target>/<path:external_id>", actions.action_view, name="action"),
     path("build/<path:external_id>", builds.build_detail, name="build"),
     path("job/<path:external_id>", jobs.job_detail, name="job"),
     path("job-log/<path:external_id>", jobs.job_log_tail, name="job-log-tail"),

@@ -52,3 +52,61 @@ def build_url(build) -> str:
 @register.simple_tag
 def job_url(job, name: str = "job") -> str:
     return reverse(name, args=[job.connection.kind, job.connection.slug, job.external_id])
+
+
+@register.inclusion_tag("dashboard/partials/actions.html", takes_context=True)
+def action_bar(context, obj) -> dict:
+    """The buttons of ``obj``'s provider that apply to it, for operators only."""
+    from dashboard.actions import TARGET_MODELS, target_id
+    from dashboard.models import Connection
+    from dashboard.roles import can_operate
+    from providers.registry import adapter_class
+
+    request = context.get("request")
+    if request is None or not can_operate(request.user):
+        return {"buttons": []}
+    connection = obj if isinstance(obj, Connection) else obj.connection
+    target = (
+        "connection"
+        if isinstance(obj, Connection)
+        else next((name for name, model in TARGET_MODELS.items() if isinstance(obj, model)), None)
+    )
+    buttons = []
+    for action in adapter_class(connection.kind).actions_for(target):
+        if not action.offered_for(obj):
+            continue
+        url = reverse("action", args=[connection.kind, connection.slug, action.name, target, target_id(obj)])
+        reason = action.unavailable(obj) if action.unavailable else ""
+        buttons.append(
+            {"action": action, "url": url, "reason": reason, "direct": action.form is None and not action.destructive}
+        )
+    return {"buttons": buttons, "csrf_token": context.get("csrf_token")}
+
+
+@register.simple_tag(takes_context=True)
+def provider_panel(context, obj, name: str) -> str:
+    """The provider's own panel for this page (``templates/providers/<kind>/<name>.html``),
+    fed by its adapter's ``panel_context(obj, request)``; nothing if it has none."""
+    from django.template import TemplateDoesNotExist
+    from django.template.loader import get_template
+
+    from dashboard.models import Connection
+    from providers.base.errors import ProviderError
+    from providers.registry import adapter_class
+
+    connection = obj if isinstance(obj, Connection) else obj.connection
+    try:
+        template = get_template(f"providers/{connection.kind}/{name}.html")
+    except TemplateDoesNotExist:
+        return ""
+    request = context.get("request")
+    extra: dict = {}
+    adapter = adapter_class(connection.kind)(connection)
+    try:
+        if hasattr(adapter, "panel_context"):
+            extra = adapter.panel_context(obj, request) or {}
+    except ProviderError as exc:
+        extra = {"panel_error": f"{connection.kind_label} could not be asked: {exc}"}
+    finally:
+        adapter.close()
+    return template.render({**context.flatten(), "obj": obj, **extra}, request)

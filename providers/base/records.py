@@ -80,6 +80,18 @@ class BuildRecord:
 
 
 @dataclass
+class RowRecord:
+    """A row of one of the other neutral models ("agent_type", "agent",
+    "deployment_target", "deployment", "retention_policy"): its fields, and its foreign
+    keys as (model, external id) pairs resolved by the sync engine."""
+
+    model: str
+    external_id: str
+    fields: dict[str, Any]
+    refs: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+
+
+@dataclass
 class Batch:
     """Rows to commit together. ``cursor`` (when set) is stored in the same transaction,
     so the cursor never runs ahead of the rows it covers."""
@@ -88,9 +100,11 @@ class Batch:
     pipelines: list[PipelineRecord] = field(default_factory=list)
     builds: list[BuildRecord] = field(default_factory=list)
     schedules: list[ScheduleRecord] = field(default_factory=list)
+    rows: list[RowRecord] = field(default_factory=list)
     # Builds the provider no longer has: kept, and marked as gone.
     gone_builds: list[str] = field(default_factory=list)
-    # Rows deleted at the provider (by us or others): ("pipeline" | "schedule" | "project", external id).
+    # Rows deleted at the provider (by us or others): (model name as in RowRecord, or "pipeline",
+    # "schedule", "project", "build"; external id).
     removed: list[tuple[str, str]] = field(default_factory=list)
     cursor: dict[str, Any] | None = None
     # Parts that failed without failing the sync, in words.

@@ -31,7 +31,10 @@ from providers.base.records import (
     UnfinishedBuild,
 )
 
+from .agents import AgentsAdapterMixin
 from .client import SemaphoreClient
+from .deployments import DeploymentsAdapterMixin
+from .retention import RetentionAdapterMixin
 
 if TYPE_CHECKING:
     from dashboard.models import Job
@@ -67,10 +70,24 @@ def combined_state(state: object, result: object) -> str:
     return state_text
 
 
-class SemaphoreAdapter(Adapter):
+class SemaphoreAdapter(AgentsAdapterMixin, DeploymentsAdapterMixin, RetentionAdapterMixin, Adapter):
     kind = "semaphore"
     client_class = SemaphoreClient
-    capabilities = frozenset({Capability.LOGS, Capability.LIVE_LOGS, Capability.JOB_DAG})
+    capabilities = frozenset(
+        {
+            Capability.LOGS,
+            Capability.LIVE_LOGS,
+            Capability.JOB_DAG,
+            Capability.AGENTS,
+            Capability.DEPLOYMENTS,
+            Capability.RETENTION,
+        }
+    )
+    actions = (
+        *AgentsAdapterMixin.AGENTS_ACTIONS,
+        *DeploymentsAdapterMixin.DEPLOYMENTS_ACTIONS,
+        *RetentionAdapterMixin.RETENTION_ACTIONS,
+    )
     client: SemaphoreClient
 
     # Connection check ------------------------------------------------------------------
@@ -112,6 +129,9 @@ class SemaphoreAdapter(Adapter):
 
         for project in projects:
             yield from self.scan_project(project.external_id, cursor, ctx)
+        yield from self.sync_agents(projects)
+        yield from self.sync_deployments(projects)
+        yield from self.sync_retention(projects)
 
     def scan_project(self, project_id: str, cursor: dict, ctx: SyncContext) -> Iterator[Batch]:
         state = dict(obj(cursor["projects"].get(project_id)))

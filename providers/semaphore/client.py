@@ -13,10 +13,14 @@ import httpx
 from providers.base.client import BaseClient
 from providers.base.errors import AuthError, PermissionDenied, ProviderError
 
+from .agents import AgentsClientMixin
+from .deployments import DeploymentsClientMixin
+from .retention import RetentionClientMixin
+
 V1 = "/api/v1alpha"
 
 
-class SemaphoreClient(BaseClient):
+class SemaphoreClient(AgentsClientMixin, DeploymentsClientMixin, RetentionClientMixin, BaseClient):
     user_agent = "SemaphoreCI v2.0 Client"
 
     def auth_headers(self) -> dict[str, str]:

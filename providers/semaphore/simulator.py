@@ -24,6 +24,9 @@ from werkzeug.wrappers import Request, Response
 from providers.base.simulator import Simulator
 
 from . import world
+from .sim_agents import AgentsSimMixin
+from .sim_deployments import DeploymentsSimMixin
+from .sim_retention import RetentionSimMixin
 from .world import BlockPlan, JobPlan, Pipeline, Project, Workflow
 
 V1 = "/api/v1alpha"
@@ -62,7 +65,7 @@ def unix_param(request: Request, name: str) -> float | None:
         return None
 
 
-class SemaphoreSimulator(Simulator):
+class SemaphoreSimulator(AgentsSimMixin, DeploymentsSimMixin, RetentionSimMixin, Simulator):
     kind = "semaphore"
     org = "acme"
 
@@ -80,6 +83,9 @@ class SemaphoreSimulator(Simulator):
             project = Project(id=self.uuid("project", i), name=name, index=i)
             self.projects[project.id] = project
         self.advance()
+        self.init_agents()
+        self.init_deployments()
+        self.init_retention()
 
     # World ---------------------------------------------------------------------------
     def seeded_created_at(self, project: Project, k: int) -> float:
@@ -213,6 +219,9 @@ class SemaphoreSimulator(Simulator):
             Rule(f"{V1}/pipelines/<ppl_id>/describe_topology", endpoint="topology", methods=["GET"]),
             Rule(f"{V1}/jobs/<job_id>", endpoint="describe_job", methods=["GET"]),
             Rule(f"{V1}/logs/<job_id>", endpoint="job_logs", methods=["GET"]),
+            *self.agents_routes(),
+            *self.deployments_routes(),
+            *self.retention_routes(),
         ]
 
     def authenticate(self, request: Request) -> Response | None:

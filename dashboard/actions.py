@@ -1,0 +1,120 @@
+"""Pressing a button: role check, parameter validation, the provider call, the audit
+record, and storing the new state the provider answered with. Pages and the API both
+come through ``run_action``."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import PermissionDenied
+from django.db import models
+from django.shortcuts import get_object_or_404
+
+from dashboard.models import (
+    ActionLog,
+    Agent,
+    AgentType,
+    Build,
+    Connection,
+    DeploymentTarget,
+    Job,
+    Pipeline,
+    Project,
+    RetentionPolicy,
+    Schedule,
+)
+from dashboard.roles import can_operate
+from providers.base.adapter import Action, Adapter
+from providers.base.errors import ProviderError
+from providers.base.records import ActionResult
+from providers.registry import adapter_class
+
+log = logging.getLogger(__name__)
+
+# Target name (as in ``Action.target``) -> model; provider-specific models join here.
+TARGET_MODELS: dict[str, type[models.Model]] = {
+    "build": Build,
+    "job": Job,
+    "pipeline": Pipeline,
+    "project": Project,
+    "schedule": Schedule,
+    "agent_type": AgentType,
+    "agent": Agent,
+    "deployment_target": DeploymentTarget,
+    "retention_policy": RetentionPolicy,
+}
+SECRET_WORDS = ("token", "password", "secret", "key")
+
+
+def find_target(connection: Connection, target: str, external_id: str) -> models.Model:
+    if target == "connection":
+        return connection
+    model = TARGET_MODELS.get(target)
+    if model is None:
+        raise LookupError(target)
+    return get_object_or_404(model, connection=connection, external_id=external_id)
+
+
+def target_id(obj: models.Model) -> str:
+    return "-" if isinstance(obj, Connection) else obj.external_id
+
+
+def loggable(params: dict, action: Action) -> dict:
+    """Parameters as the audit log keeps them: secrets dropped, values made JSON-safe."""
+    kept = {}
+    for key, value in params.items():
+        if key in action.secret_fields or any(word in key.lower() for word in SECRET_WORDS):
+            kept[key] = "(hidden)"
+        elif isinstance(value, (datetime, date)):
+            kept[key] = value.isoformat()
+        elif isinstance(value, (str, int, float, bool, list, dict)) or value is None:
+            kept[key] = value
+        else:
+            kept[key] = str(value)
+    return kept
+
+
+@dataclass
+class Outcome:
+    ok: bool
+    message: str
+    result: ActionResult | None = None
+
+
+def run_action(
+    user: AbstractBaseUser, connection: Connection, action: Action, obj: models.Model, params: dict[str, Any]
+) -> Outcome:
+    """Check the role, call the provider, record who did what and what it answered."""
+    if not can_operate(user):
+        raise PermissionDenied("Only operators may do this.")
+    adapter: Adapter = adapter_class(connection.kind)(connection)
+    entry = ActionLog(
+        user=user,
+        username=user.get_username(),
+        connection=connection,
+        action=action.name,
+        target=f"{action.target}:{target_id(obj)}",
+        params=loggable(params, action),
+    )
+    try:
+        reason = action.unavailable(obj) if action.unavailable else ""
+        if reason or not action.offered_for(obj):
+            raise ProviderError(reason or f"{action.label} does not apply here.")
+        result = adapter.perform(action, obj, params, user)
+    except ProviderError as exc:
+        entry.ok, entry.answer = False, str(exc)
+        entry.save()
+        return Outcome(False, str(exc))
+    finally:
+        adapter.close()
+    entry.ok, entry.answer = True, result.message
+    entry.save()
+    if result.refresh is not None:
+        from dashboard.sync import apply_batch
+
+        apply_batch(connection, result.refresh)
+    return Outcome(True, result.message, result)

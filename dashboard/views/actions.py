@@ -1,0 +1,64 @@
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+
+from dashboard.actions import find_target, run_action
+from dashboard.links import permalink
+from dashboard.roles import can_operate
+from providers.base.forms import ActionForm
+from providers.registry import adapter_class
+
+from .common import connection_or_404
+
+
+def _form(action, data=None, obj=None) -> forms.Form:
+    if action.form is None:
+        return forms.Form(data)
+    if issubclass(action.form, ActionForm):
+        return action.form(data, target=obj)
+    return action.form(data)
+
+
+@never_cache
+def action_view(
+    request: HttpRequest, kind: str, slug: str, action_name: str, target: str, external_id: str
+) -> HttpResponse:
+    """GET: the action's form or confirmation. POST: do it, then go to the target's page
+    with the answer, or show values the provider gives only once."""
+    connection = connection_or_404(kind, slug)
+    action = adapter_class(kind).action(action_name)
+    if action is None or action.target != target:
+        raise Http404("No such action for this provider.")
+    try:
+        obj = find_target(connection, target, external_id)
+    except LookupError as exc:
+        raise Http404("No such target.") from exc
+    if not can_operate(request.user):
+        raise PermissionDenied("Only operators may do this.")
+    back = permalink(obj)
+    context = {"connection": connection, "action": action, "obj": obj, "back": back}
+    if request.method != "POST":
+        return render(request, "dashboard/action.html", {**context, "form": _form(action, obj=obj)})
+    form = _form(action, request.POST, obj)
+    if not form.is_valid():
+        return render(request, "dashboard/action.html", {**context, "form": form}, status=400)
+    if action.destructive and request.POST.get("confirm") != "yes":
+        return render(request, "dashboard/action.html", {**context, "form": form}, status=400)
+    outcome = run_action(request.user, connection, action, obj, form.cleaned_data)
+    if not outcome.ok:
+        # Keep what the user typed: show the form again with the provider's words.
+        return render(
+            request,
+            "dashboard/action.html",
+            {**context, "form": form, "error": outcome.message},
+            status=422 if action.form else 502,
+        )
+    if outcome.result.once:
+        response = render(request, "dashboard/action_done.html", {**context, "outcome": outcome})
+        response["Cache-Control"] = "no-store"
+        return response
+    messages.success(request, outcome.message)
+    return redirect(outcome.result.redirect or back)

@@ -1,0 +1,64 @@
+"""Pages of provider objects other than builds and jobs: a connection, a project, a
+pipeline (build definition)."""
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+
+from dashboard.models import Build, Pipeline, Project, Schedule, SyncRun
+from dashboard.pagination import keyset_page
+
+from .common import connection_or_404
+
+RECENT = 20
+
+
+def _recent_builds(request: HttpRequest, **lookup):
+    builds = Build.objects.filter(**lookup).select_related("connection", "project", "pipeline").defer("raw")
+    return keyset_page(builds, request.GET.get("after"), RECENT)
+
+
+def connection_detail(request: HttpRequest, kind: str, slug: str) -> HttpResponse:
+    connection = connection_or_404(kind, slug)
+    return render(
+        request,
+        "dashboard/connection.html",
+        {
+            "connection": connection,
+            "projects": Project.objects.filter(connection=connection).defer("raw"),
+            "runs": SyncRun.objects.filter(connection=connection)[:10],
+            "page": _recent_builds(request, connection=connection),
+        },
+    )
+
+
+def project_detail(request: HttpRequest, kind: str, slug: str, external_id: str) -> HttpResponse:
+    connection = connection_or_404(kind, slug)
+    project = get_object_or_404(Project, connection=connection, external_id=external_id)
+    return render(
+        request,
+        "dashboard/project.html",
+        {
+            "connection": connection,
+            "project": project,
+            "pipelines": Pipeline.objects.filter(project=project).defer("raw"),
+            "schedules": Schedule.objects.filter(project=project).select_related("pipeline"),
+            "page": _recent_builds(request, project=project),
+        },
+    )
+
+
+def pipeline_detail(request: HttpRequest, kind: str, slug: str, external_id: str) -> HttpResponse:
+    connection = connection_or_404(kind, slug)
+    pipeline = get_object_or_404(
+        Pipeline.objects.select_related("project"), connection=connection, external_id=external_id
+    )
+    return render(
+        request,
+        "dashboard/pipeline.html",
+        {
+            "connection": connection,
+            "pipeline": pipeline,
+            "schedules": Schedule.objects.filter(pipeline=pipeline),
+            "page": _recent_builds(request, pipeline=pipeline),
+        },
+    )
