@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from django import forms
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
 from django.db import models
@@ -30,6 +31,7 @@ from dashboard.models import (
 from dashboard.roles import can_operate
 from providers.base.adapter import Action, Adapter
 from providers.base.errors import ProviderError
+from providers.base.forms import ActionForm
 from providers.base.records import ActionResult
 from providers.registry import adapter_class
 
@@ -48,6 +50,14 @@ TARGET_MODELS: dict[str, type[models.Model]] = {
     "retention_policy": RetentionPolicy,
 }
 SECRET_WORDS = ("token", "password", "secret", "key")
+
+
+def build_form(action: Action, data=None, obj=None) -> forms.Form:
+    if action.form is None:
+        return forms.Form(data)
+    if issubclass(action.form, ActionForm):
+        return action.form(data, target=obj)
+    return action.form(data)
 
 
 def find_target(connection: Connection, target: str, external_id: str) -> models.Model:

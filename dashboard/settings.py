@@ -1,6 +1,7 @@
 """Settings come from the environment; unset values give the embedded default
 (SQLite and a filesystem broker under ``var/``), so a laptop needs nothing but Python."""
 
+import os
 import secrets
 from pathlib import Path
 
@@ -99,8 +100,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     )
-    # A file (not :memory:) so a Celery worker started by a test sees the test database.
-    DATABASES["default"]["TEST"] = {"NAME": str(STATE_DIR / "test-db.sqlite3")}
+    # A file (not :memory:) so a Celery worker started by a test sees the test database;
+    # one per test run, so runs side by side do not share it.
+    DATABASES["default"]["TEST"] = {"NAME": str(STATE_DIR / f"test-db-{os.getpid()}.sqlite3")}
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", 60)
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)

@@ -72,6 +72,12 @@ def viewer_client(client, viewer):
 
 
 @pytest.fixture
+def operator_client(client, operator):
+    client.force_login(operator)
+    return client
+
+
+@pytest.fixture
 def admin_client_(client, admin_user):
     client.force_login(admin_user)
     return client

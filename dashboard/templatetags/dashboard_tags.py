@@ -57,7 +57,7 @@ def job_url(job, name: str = "job") -> str:
 @register.inclusion_tag("dashboard/partials/actions.html", takes_context=True)
 def action_bar(context, obj) -> dict:
     """The buttons of ``obj``'s provider that apply to it, for operators only."""
-    from dashboard.actions import TARGET_MODELS, target_id
+    from dashboard.actions import TARGET_MODELS, build_form, target_id
     from dashboard.models import Connection
     from dashboard.roles import can_operate
     from providers.registry import adapter_class
@@ -77,8 +77,18 @@ def action_bar(context, obj) -> dict:
             continue
         url = reverse("action", args=[connection.kind, connection.slug, action.name, target, target_id(obj)])
         reason = action.unavailable(obj) if action.unavailable else ""
+        form = build_form(action, obj=obj)
+        # A form with nothing to fill in (only hidden fields, such as an idempotency
+        # token made now) is a plain button.
+        direct = not action.destructive and all(f.is_hidden for f in form)
         buttons.append(
-            {"action": action, "url": url, "reason": reason, "direct": action.form is None and not action.destructive}
+            {
+                "action": action,
+                "url": url,
+                "reason": reason,
+                "direct": direct,
+                "hidden": form.hidden_fields() if direct else [],
+            }
         )
     return {"buttons": buttons, "csrf_token": context.get("csrf_token")}
 
@@ -86,7 +96,7 @@ def action_bar(context, obj) -> dict:
 @register.simple_tag(takes_context=True)
 def provider_panel(context, obj, name: str) -> str:
     """The provider's own panel for this page (``templates/providers/<kind>/<name>.html``),
-    fed by its adapter's ``panel_context(obj, request)``; nothing if it has none."""
+    fed by its adapter's ``panel_context(obj, request, name)``; nothing if it has none."""
     from django.template import TemplateDoesNotExist
     from django.template.loader import get_template
 
@@ -103,8 +113,7 @@ def provider_panel(context, obj, name: str) -> str:
     extra: dict = {}
     adapter = adapter_class(connection.kind)(connection)
     try:
-        if hasattr(adapter, "panel_context"):
-            extra = adapter.panel_context(obj, request) or {}
+        extra = adapter.panel_context(obj, request, name) or {}
     except ProviderError as exc:
         extra = {"panel_error": f"{connection.kind_label} could not be asked: {exc}"}
     finally:

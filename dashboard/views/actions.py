@@ -1,25 +1,15 @@
-from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 
-from dashboard.actions import find_target, run_action
+from dashboard.actions import build_form, find_target, run_action
 from dashboard.links import permalink
 from dashboard.roles import can_operate
-from providers.base.forms import ActionForm
 from providers.registry import adapter_class
 
 from .common import connection_or_404
-
-
-def _form(action, data=None, obj=None) -> forms.Form:
-    if action.form is None:
-        return forms.Form(data)
-    if issubclass(action.form, ActionForm):
-        return action.form(data, target=obj)
-    return action.form(data)
 
 
 @never_cache
@@ -41,8 +31,8 @@ def action_view(
     back = permalink(obj)
     context = {"connection": connection, "action": action, "obj": obj, "back": back}
     if request.method != "POST":
-        return render(request, "dashboard/action.html", {**context, "form": _form(action, obj=obj)})
-    form = _form(action, request.POST, obj)
+        return render(request, "dashboard/action.html", {**context, "form": build_form(action, obj=obj)})
+    form = build_form(action, request.POST, obj)
     if not form.is_valid():
         return render(request, "dashboard/action.html", {**context, "form": form}, status=400)
     if action.destructive and request.POST.get("confirm") != "yes":

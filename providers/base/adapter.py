@@ -116,6 +116,11 @@ class Adapter:
         cursor. Each batch carries the cursor that holds once it is committed."""
         raise NotImplementedError
 
+    def panel_context(self, obj: Any, request: Any, name: str) -> dict:
+        """Context for the provider's own panel ``templates/providers/<kind>/<name>.html``
+        on the page of ``obj``; may ask the provider (errors are shown in the panel)."""
+        return {}
+
     def fetch_log(self, job: Job, cursor: dict) -> LogPiece:
         """The job's log text after ``cursor``."""
         raise NotImplementedError

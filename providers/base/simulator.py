@@ -11,6 +11,7 @@ import random
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
@@ -235,6 +236,14 @@ class Simulator:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+
+    @contextmanager
+    def stop_after(self):
+        """``with sim.stop_after():`` serves for the block only."""
+        try:
+            yield self
+        finally:
+            self.stop()
 
     def count(self, path_prefix: str = "", method: str | None = None) -> int:
         with self.lock:

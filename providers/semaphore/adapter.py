@@ -34,7 +34,9 @@ from providers.base.records import (
 from .agents import AgentsAdapterMixin
 from .client import SemaphoreClient
 from .deployments import DeploymentsAdapterMixin
+from .jobs import JOB_ACTIONS, JobsAdapterMixin, active_job_row, job_view
 from .retention import RetentionAdapterMixin
+from .workflows import WORKFLOW_ACTIONS, WorkflowsAdapterMixin
 
 if TYPE_CHECKING:
     from dashboard.models import Job
@@ -70,7 +72,9 @@ def combined_state(state: object, result: object) -> str:
     return state_text
 
 
-class SemaphoreAdapter(AgentsAdapterMixin, DeploymentsAdapterMixin, RetentionAdapterMixin, Adapter):
+class SemaphoreAdapter(
+    WorkflowsAdapterMixin, JobsAdapterMixin, AgentsAdapterMixin, DeploymentsAdapterMixin, RetentionAdapterMixin, Adapter
+):
     kind = "semaphore"
     client_class = SemaphoreClient
     capabilities = frozenset(
@@ -84,6 +88,8 @@ class SemaphoreAdapter(AgentsAdapterMixin, DeploymentsAdapterMixin, RetentionAda
         }
     )
     actions = (
+        *WORKFLOW_ACTIONS,
+        *JOB_ACTIONS,
         *AgentsAdapterMixin.AGENTS_ACTIONS,
         *DeploymentsAdapterMixin.DEPLOYMENTS_ACTIONS,
         *RetentionAdapterMixin.RETENTION_ACTIONS,
@@ -266,7 +272,7 @@ class SemaphoreAdapter(AgentsAdapterMixin, DeploymentsAdapterMixin, RetentionAda
             detail = stored_detail
         else:
             try:
-                detail = self.client.job(record.external_id)
+                detail = self.describe_job(record.external_id)
             except CONNECTION_ERRORS:
                 raise
             except ProviderError:
@@ -285,11 +291,23 @@ class SemaphoreAdapter(AgentsAdapterMixin, DeploymentsAdapterMixin, RetentionAda
             return ""
         return f"{self.connection.base_url.rstrip('/')}/workflows/{wf_id}?pipeline_id={ppl_id}"
 
+    # Panels ------------------------------------------------------------------------------
+    def panel_context(self, target, request, name: str) -> dict:
+        if name == "build_panel":
+            return {"promotions": self.client.promotions(target.external_id)}
+        if name == "job_panel":
+            return {"spec": job_view(target.raw.get("job") if isinstance(target.raw, dict) else None)}
+        if name == "connection_extra":
+            return {"active_jobs": [active_job_row(j) for j in self.active_jobs()[:50]], "jobs_api": self.jobs_api}
+        if name == "project_extra":
+            return self.pipeline_search_context(target, request)
+        return {}
+
     # Logs ------------------------------------------------------------------------------
     def fetch_log(self, job: Job, cursor: dict) -> LogPiece:
         seen = integer(cursor.get("events")) or 0
         try:
-            response = self.client.job_log(job.external_id)
+            response = self.job_log_response(job.external_id)
         except NotFound:
             # Not started yet, or it never ran: nothing to show so far.
             return LogPiece("", cursor, complete=job.finished)

@@ -15,12 +15,16 @@ from providers.base.errors import AuthError, PermissionDenied, ProviderError
 
 from .agents import AgentsClientMixin
 from .deployments import DeploymentsClientMixin
+from .jobs import JobsClientMixin
 from .retention import RetentionClientMixin
+from .workflows import WorkflowsClientMixin
 
 V1 = "/api/v1alpha"
 
 
-class SemaphoreClient(AgentsClientMixin, DeploymentsClientMixin, RetentionClientMixin, BaseClient):
+class SemaphoreClient(
+    WorkflowsClientMixin, JobsClientMixin, AgentsClientMixin, DeploymentsClientMixin, RetentionClientMixin, BaseClient
+):
     user_agent = "SemaphoreCI v2.0 Client"
 
     def auth_headers(self) -> dict[str, str]:
@@ -35,7 +39,9 @@ class SemaphoreClient(AgentsClientMixin, DeploymentsClientMixin, RetentionClient
         if isinstance(parsed, str):
             return parsed
         if isinstance(parsed, dict) and isinstance(parsed.get("message"), str):
-            return parsed["message"]
+            # v2's 422 puts the reasons in JSON:API-style "errors".
+            details = [e.get("detail") for e in parsed.get("errors") or [] if isinstance(e, dict) and e.get("detail")]
+            return f"{parsed['message']}: {'; '.join(map(str, details))}" if details else parsed["message"]
         return body[:300]
 
     def error_for(self, response: httpx.Response) -> ProviderError:

@@ -24,8 +24,10 @@ from werkzeug.wrappers import Request, Response
 from providers.base.simulator import Simulator
 
 from . import world
+from .sim_actions import WorkflowActionsSimMixin
 from .sim_agents import AgentsSimMixin
 from .sim_deployments import DeploymentsSimMixin
+from .sim_jobs import JobsSimMixin
 from .sim_retention import RetentionSimMixin
 from .world import BlockPlan, JobPlan, Pipeline, Project, Workflow
 
@@ -65,11 +67,14 @@ def unix_param(request: Request, name: str) -> float | None:
         return None
 
 
-class SemaphoreSimulator(AgentsSimMixin, DeploymentsSimMixin, RetentionSimMixin, Simulator):
+class SemaphoreSimulator(
+    WorkflowActionsSimMixin, JobsSimMixin, AgentsSimMixin, DeploymentsSimMixin, RetentionSimMixin, Simulator
+):
     kind = "semaphore"
     org = "acme"
 
-    def __init__(self, token: str, **kwargs):
+    def __init__(self, token: str, *, jobs_v2: bool = True, **kwargs):
+        self.jobs_v2 = jobs_v2
         super().__init__(token, **kwargs)
         self.projects: dict[str, Project] = {}
         self.workflows: dict[str, Workflow] = {}
@@ -83,6 +88,8 @@ class SemaphoreSimulator(AgentsSimMixin, DeploymentsSimMixin, RetentionSimMixin,
             project = Project(id=self.uuid("project", i), name=name, index=i)
             self.projects[project.id] = project
         self.advance()
+        self.init_actions()
+        self.init_jobs()
         self.init_agents()
         self.init_deployments()
         self.init_retention()
@@ -219,6 +226,8 @@ class SemaphoreSimulator(AgentsSimMixin, DeploymentsSimMixin, RetentionSimMixin,
             Rule(f"{V1}/pipelines/<ppl_id>/describe_topology", endpoint="topology", methods=["GET"]),
             Rule(f"{V1}/jobs/<job_id>", endpoint="describe_job", methods=["GET"]),
             Rule(f"{V1}/logs/<job_id>", endpoint="job_logs", methods=["GET"]),
+            *self.actions_routes(),
+            *self.jobs_routes(),
             *self.agents_routes(),
             *self.deployments_routes(),
             *self.retention_routes(),

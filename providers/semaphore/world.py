@@ -39,7 +39,10 @@ class JobPlan:
     os_image: str = "ubuntu2004"
     # Filled in when the pipeline is stopped while this job waits or runs.
     stopped_at: float | None = None
-    created_by_api: bool = False
+    # Jobs created through the jobs API or as debug sessions carry their own spec.
+    spec: dict = field(default_factory=dict)
+    debug_of: str = ""
+    time_limit: int = 3600
 
     @property
     def end(self) -> float:
@@ -137,6 +140,13 @@ class Pipeline:
                 return "done", "stopped", "user"
             return "done", "passed" if results == {"PASSED"} else "failed", "" if results == {"PASSED"} else "test"
         return "running", "", ""
+
+    def stop_job(self, job: JobPlan, t: float) -> bool:
+        """Stop one job; False when it had already finished."""
+        if job.status(t)[0] == "FINISHED":
+            return False
+        job.stopped_at = t + 1.0
+        return True
 
     def stop(self, t: float, by: str) -> None:
         if self.terminated_at is not None or t >= self.end:
