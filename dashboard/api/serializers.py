@@ -1,7 +1,19 @@
 from django.urls import reverse
 from rest_framework import serializers
 
-from dashboard.models import Build, Connection, Job, SyncRun
+from dashboard.models import (
+    ActionLog,
+    Agent,
+    AgentType,
+    Build,
+    Connection,
+    Deployment,
+    DeploymentTarget,
+    Job,
+    RetentionPolicy,
+    Schedule,
+    SyncRun,
+)
 
 
 class ConnectionSerializer(serializers.ModelSerializer):
@@ -109,3 +121,105 @@ class BuildDetailSerializer(BuildSerializer):
 
     class Meta(BuildSerializer.Meta):
         fields = [*BuildSerializer.Meta.fields, "commit_message", "jobs"]
+
+
+class AgentTypeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AgentType
+        fields = [
+            "external_id",
+            "name",
+            "assignment_origin",
+            "release_after",
+            "total_agents",
+            "created_at",
+            "updated_at",
+        ]
+
+
+class AgentSerializer(serializers.ModelSerializer):
+    agent_type = serializers.CharField(source="agent_type.name", default=None)
+
+    class Meta:
+        model = Agent
+        fields = [
+            "external_id",
+            "name",
+            "agent_type",
+            "state",
+            "version",
+            "os",
+            "arch",
+            "hostname",
+            "ip_address",
+            "pid",
+            "connected_at",
+            "disabled_at",
+        ]
+
+
+class DeploymentSerializer(serializers.ModelSerializer):
+    target = serializers.CharField(source="target.name")
+    build_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Deployment
+        fields = [
+            "external_id",
+            "target",
+            "pipeline_external_id",
+            "build_url",
+            "triggered_by",
+            "triggered_at",
+            "state",
+            "state_message",
+        ]
+
+    def get_build_url(self, deployment: Deployment) -> str | None:
+        build = deployment.build
+        if build is None:
+            return None
+        return reverse("build", args=[build.connection.kind, build.connection.slug, build.external_id])
+
+
+class DeploymentTargetSerializer(serializers.ModelSerializer):
+    project = serializers.CharField(source="project.name", default=None)
+
+    class Meta:
+        model = DeploymentTarget
+        fields = [
+            "external_id",
+            "name",
+            "project",
+            "description",
+            "url",
+            "state",
+            "state_message",
+            "active",
+            "created_at",
+            "updated_at",
+        ]
+
+
+class RetentionPolicySerializer(serializers.ModelSerializer):
+    project = serializers.CharField(source="project.name", default=None)
+
+    class Meta:
+        model = RetentionPolicy
+        fields = ["external_id", "project", "rules"]
+
+
+class ScheduleSerializer(serializers.ModelSerializer):
+    pipeline = serializers.CharField(source="pipeline.name", default=None)
+
+    class Meta:
+        model = Schedule
+        fields = ["external_id", "name", "pipeline", "cron", "timezone", "enabled", "next_run_at", "last_run_at"]
+
+
+class ActionLogSerializer(serializers.ModelSerializer):
+    connection = serializers.CharField(source="connection.slug", default=None)
+
+    class Meta:
+        model = ActionLog
+        fields = ["created_at", "username", "connection", "action", "target", "params", "ok", "answer"]

@@ -18,4 +18,16 @@ urlpatterns = [
     path("builds/<str:kind>/<slug:slug>/<path:external_id>", api(views.BuildDetail), name="api-build"),
     path("jobs/<str:kind>/<slug:slug>/<path:external_id>", api(views.JobDetail), name="api-job"),
     path("logs/<str:kind>/<slug:slug>/<path:external_id>", api(views.JobLog), name="api-job-log"),
+    path("agent-types/", api(views.AgentTypeList), name="api-agent-types"),
+    path("agents/", api(views.AgentList), name="api-agents"),
+    path("deployment-targets/", api(views.DeploymentTargetList), name="api-deployment-targets"),
+    path("deployments/", api(views.DeploymentList), name="api-deployments"),
+    path("retention-policies/", api(views.RetentionPolicyList), name="api-retention-policies"),
+    path("schedules/", api(views.ScheduleList), name="api-schedules"),
+    path("action-log/", api(views.ActionLogList), name="api-action-log"),
+    path(
+        "actions/<str:kind>/<slug:slug>/<str:action_name>/<str:target>/<path:external_id>",
+        api(views.ActionRun),
+        name="api-action",
+    ),
 ]

@@ -1,18 +1,46 @@
 from django.db.models import Prefetch, prefetch_related_objects
-from django.http import StreamingHttpResponse
+from django.http import Http404, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from dashboard import logstore
+from dashboard.actions import build_form, find_target, run_action
 from dashboard.filters import BuildFilter
-from dashboard.models import Build, Connection, Job
-from dashboard.views.common import build_or_404, job_or_404
+from dashboard.models import (
+    ActionLog,
+    Agent,
+    AgentType,
+    Build,
+    Connection,
+    Deployment,
+    DeploymentTarget,
+    Job,
+    RetentionPolicy,
+    Schedule,
+)
+from dashboard.roles import can_operate
+from dashboard.views.common import build_or_404, connection_or_404, job_or_404
+from providers.registry import adapter_class
 
-from .serializers import BuildDetailSerializer, BuildSerializer, ConnectionSerializer, JobSerializer
+from .serializers import (
+    ActionLogSerializer,
+    AgentSerializer,
+    AgentTypeSerializer,
+    BuildDetailSerializer,
+    BuildSerializer,
+    ConnectionSerializer,
+    DeploymentSerializer,
+    DeploymentTargetSerializer,
+    JobSerializer,
+    RetentionPolicySerializer,
+    ScheduleSerializer,
+)
 
 
 class NewestFirst(CursorPagination):
@@ -65,4 +93,104 @@ class JobLog(APIView):
             (part.encode() for part in logstore.read(log_row)), content_type="text/plain; charset=utf-8"
         )
         response["X-Log-Complete"] = "true" if log_row.complete else "false"
+        return response
+
+
+class ConnectionScoped(generics.ListAPIView):
+    """Lists filtered by ``?connection=<slug>`` (and ``?provider=<kind>``)."""
+
+    model = None
+    related: tuple[str, ...] = ()
+
+    def get_queryset(self):
+        queryset = self.model.objects.select_related("connection", *self.related)
+        if slug := self.request.query_params.get("connection"):
+            queryset = queryset.filter(connection__slug=slug)
+        if kind := self.request.query_params.get("provider"):
+            queryset = queryset.filter(connection__kind=kind)
+        return queryset
+
+
+class AgentTypeList(ConnectionScoped):
+    model, serializer_class = AgentType, AgentTypeSerializer
+
+
+class AgentList(ConnectionScoped):
+    model, serializer_class, related = Agent, AgentSerializer, ("agent_type",)
+
+
+class DeploymentTargetList(ConnectionScoped):
+    model, serializer_class, related = DeploymentTarget, DeploymentTargetSerializer, ("project",)
+
+
+class DeploymentList(ConnectionScoped):
+    model, serializer_class, related = Deployment, DeploymentSerializer, ("target", "build__connection")
+    pagination_class = None
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        if target := self.request.query_params.get("target"):
+            queryset = queryset.filter(target__external_id=target)
+        return queryset[:500]
+
+
+class RetentionPolicyList(ConnectionScoped):
+    model, serializer_class, related = RetentionPolicy, RetentionPolicySerializer, ("project",)
+
+
+class ScheduleList(ConnectionScoped):
+    model, serializer_class, related = Schedule, ScheduleSerializer, ("pipeline",)
+
+
+class ActionLogList(generics.ListAPIView):
+    serializer_class = ActionLogSerializer
+    queryset = ActionLog.objects.select_related("connection")
+
+    class Paging(CursorPagination):
+        ordering = ("-created_at", "-id")
+        page_size = 50
+
+    pagination_class = Paging
+
+
+class ActionRun(APIView):
+    """Press a button: the same checks, audit and answer as the pages. Parameters are the
+    action form's fields, as JSON."""
+
+    @extend_schema(
+        request=OpenApiTypes.OBJECT,
+        responses={
+            200: OpenApiTypes.OBJECT,
+            400: OpenApiTypes.OBJECT,
+            403: OpenApiTypes.OBJECT,
+            422: OpenApiTypes.OBJECT,
+        },
+    )
+    def post(self, request: Request, kind: str, slug: str, action_name: str, target: str, external_id: str) -> Response:
+        connection = connection_or_404(kind, slug)
+        action = adapter_class(kind).action(action_name)
+        if action is None or action.target != target:
+            raise Http404("No such action for this provider.")
+        if not can_operate(request.user):
+            raise PermissionDenied("Only operators may do this.")
+        try:
+            obj = find_target(connection, target, external_id)
+        except LookupError as exc:
+            raise Http404("No such target.") from exc
+        data = request.data if isinstance(request.data, dict) else {}
+        form = build_form(action, data, obj)
+        if not form.is_valid():
+            return Response({"ok": False, "errors": form.errors.get_json_data()}, status=400)
+        if action.destructive and data.get("confirm") not in (True, "yes", "true"):
+            return Response(
+                {"ok": False, "message": f'{action.label} cannot be undone: send "confirm": true.'}, status=400
+            )
+        outcome = run_action(request.user, connection, action, obj, form.cleaned_data)
+        if not outcome.ok:
+            return Response({"ok": False, "message": outcome.message}, status=422)
+        result = outcome.result
+        response = Response(
+            {"ok": True, "message": outcome.message, "once": result.once or None, "redirect": result.redirect}
+        )
+        response["Cache-Control"] = "no-store"
         return response
