@@ -11,6 +11,7 @@ provider_urls = [
     path("project/<path:external_id>", pages.project_detail, name="project"),
     path("pipeline/<path:external_id>", pages.pipeline_detail, name="pipeline"),
     path("do/<str:action_name>/<str:target>/<path:external_id>", actions.action_view, name="action"),
+    path("panel/<str:name>/<str:target>/<path:external_id>", pages.panel, name="panel"),
     path("build/<path:external_id>", builds.build_detail, name="build"),
     path("job/<path:external_id>", jobs.job_detail, name="job"),
     path("job-log/<path:external_id>", jobs.job_log_tail, name="job-log-tail"),

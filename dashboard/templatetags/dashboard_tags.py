@@ -95,27 +95,7 @@ def action_bar(context, obj) -> dict:
 
 @register.simple_tag(takes_context=True)
 def provider_panel(context, obj, name: str) -> str:
-    """The provider's own panel for this page (``templates/providers/<kind>/<name>.html``),
-    fed by its adapter's ``panel_context(obj, request, name)``; nothing if it has none."""
-    from django.template import TemplateDoesNotExist
-    from django.template.loader import get_template
+    """The provider's own panel ``name`` for this page, if it has one."""
+    from dashboard.panels import panel_slot
 
-    from dashboard.models import Connection
-    from providers.base.errors import ProviderError
-    from providers.registry import adapter_class
-
-    connection = obj if isinstance(obj, Connection) else obj.connection
-    try:
-        template = get_template(f"providers/{connection.kind}/{name}.html")
-    except TemplateDoesNotExist:
-        return ""
-    request = context.get("request")
-    extra: dict = {}
-    adapter = adapter_class(connection.kind)(connection)
-    try:
-        extra = adapter.panel_context(obj, request, name) or {}
-    except ProviderError as exc:
-        extra = {"panel_error": f"{connection.kind_label} could not be asked: {exc}"}
-    finally:
-        adapter.close()
-    return template.render({**context.flatten(), "obj": obj, **extra}, request)
+    return panel_slot(context.get("request"), obj, name, context.flatten())

@@ -1,11 +1,14 @@
 """Pages of provider objects other than builds and jobs: a connection, a project, a
 pipeline (build definition)."""
 
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, render
 
+from dashboard.actions import find_target
 from dashboard.models import Build, Pipeline, Project, Schedule, SyncRun
 from dashboard.pagination import keyset_page
+from dashboard.panels import render_panel
 
 from .common import connection_or_404
 
@@ -62,3 +65,14 @@ def pipeline_detail(request: HttpRequest, kind: str, slug: str, external_id: str
             "page": _recent_builds(request, pipeline=pipeline),
         },
     )
+
+
+def panel(request: HttpRequest, kind: str, slug: str, name: str, target: str, external_id: str) -> HttpResponse:
+    """A provider panel on its own, for pages that load it after they render."""
+    connection = connection_or_404(kind, slug)
+    try:
+        obj = find_target(connection, target, external_id)
+    except LookupError as exc:
+        raise Http404("No such target.") from exc
+    html = render_panel(request, obj, name, {"csrf_token": get_token(request)})
+    return HttpResponse(html or '<div class="panel-slot"></div>')

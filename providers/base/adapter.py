@@ -59,17 +59,22 @@ class Adapter:
     client_class: ClassVar[type[BaseClient]]
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
     actions: ClassVar[tuple[Action, ...]] = ()
+    # Panels whose context asks the provider: they load after the page.
+    live_panels: ClassVar[frozenset[str]] = frozenset()
 
-    def __init__(self, connection: Connection, client: BaseClient | None = None):
+    def __init__(self, connection: Connection, client: BaseClient | None = None, *, panel: bool = False):
         self.connection = connection
         self.options = connection.options if isinstance(connection.options, dict) else {}
-        self.client = client or self.make_client()
+        self.client = client or self.make_client(panel=panel)
 
-    def make_client(self) -> BaseClient:
+    def make_client(self, panel: bool = False) -> BaseClient:
+        # A person waits for a panel: ask once, briefly, rather than retry for seconds.
         return self.client_class(
             self.connection.base_url,
             self.connection.token,
             backoff=getattr(settings, "PROVIDER_RETRY_BACKOFF", None),
+            max_attempts=2 if panel else None,
+            timeout=5.0 if panel else None,
         )
 
     def close(self) -> None:

@@ -94,6 +94,7 @@ class SemaphoreAdapter(
         *DeploymentsAdapterMixin.DEPLOYMENTS_ACTIONS,
         *RetentionAdapterMixin.RETENTION_ACTIONS,
     )
+    live_panels = frozenset({"build_panel", "connection_extra", "project_extra", "connection_panel", "project_panel"})
     client: SemaphoreClient
 
     # Connection check ------------------------------------------------------------------

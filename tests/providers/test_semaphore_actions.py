@@ -140,8 +140,11 @@ def test_promoting_a_failed_pipeline_needs_an_explicit_override(operator_client,
 
     done = operator_client.post(url, {"name": "Production", "override": "on", "parameters": "REASON=hotfix"})
     assert done.status_code == 302
+    panel = reverse("panel", args=["semaphore", synced.slug, "build_panel", "build", failed.external_id])
     page = operator_client.get(reverse("build", args=["semaphore", synced.slug, failed.external_id]))
-    assert b"Production" in page.content and b'id="promotions"' in page.content
+    assert f'hx-get="{panel}"'.encode() in page.content  # the promotions load after the page
+    promotions = operator_client.get(panel)
+    assert b"Production" in promotions.content and b'id="promotions"' in promotions.content
     entry = ActionLog.objects.get(action="promote")
     assert entry.params["override"] is True and entry.params["parameters"] == {"REASON": "hotfix"}
 
@@ -294,3 +297,22 @@ def test_the_v2_jobs_list_pages_with_tokens_and_answers_422_in_jsonapi_style(sem
         f"{semaphore_sim.url}/api/v2/jobs/nope", headers={"Authorization": f"Token {semaphore_sim.token}"}
     )
     assert missing.status_code == 404 and missing.json() == {"message": "Not found", "documentation_url": None}
+
+
+def test_pages_do_not_wait_for_the_provider(viewer_client, synced, semaphore_sim):
+    build = Build.objects.first()
+    before = len(semaphore_sim.requests)
+    for url in (reverse("build", args=["semaphore", synced.slug, build.external_id]),
+                reverse("connection", args=["semaphore", synced.slug]),
+                reverse("project", args=["semaphore", synced.slug, build.project.external_id])):
+        assert viewer_client.get(url).status_code == 200
+    assert len(semaphore_sim.requests) == before
+
+
+def test_an_unreachable_provider_shows_in_the_panel_in_words(viewer_client, synced):
+    build = Build.objects.first()
+    synced.base_url = "http://127.0.0.1:9"
+    synced.save()
+    response = viewer_client.get(reverse("panel", args=["semaphore", synced.slug, "build_panel", "build",
+                                                        build.external_id]))
+    assert response.status_code == 200 and b"could not be asked" in response.content

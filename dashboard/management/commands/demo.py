@@ -4,6 +4,7 @@ with beat (filesystem broker unless one is configured), and the web server."""
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -21,6 +22,15 @@ from providers.registry import KINDS, simulator_class
 
 DEMO_USERS = [("admin", "admin", None), ("operator", "operator", OPERATOR_GROUP), ("viewer", "viewer", VIEWER_GROUP)]
 SIM_BASE_PORT = 9100
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def _interrupt(signum, frame):
@@ -74,10 +84,8 @@ class Command(BaseCommand):
         simulators = []
         for offset, kind in enumerate(sorted(KINDS)):
             sim = simulator_class(kind)(f"demo-{kind}-token", seed=1, scale=Scale(arrival_every=20))
-            try:
-                sim.serve("127.0.0.1", SIM_BASE_PORT + offset)
-            except OSError:
-                sim.serve("127.0.0.1", 0)
+            port = SIM_BASE_PORT + offset
+            sim.serve("127.0.0.1", port if port_is_free(port) else 0)
             # A fresh connection each start: the simulators start a fresh world too.
             Connection.objects.filter(slug=f"demo-{kind}").delete()
             Connection.objects.create(

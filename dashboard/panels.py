@@ -1,0 +1,63 @@
+"""Provider panels: ``templates/providers/<kind>/<name>.html`` fed by the adapter's
+``panel_context``. Panels that ask the provider (``Adapter.live_panels``) load after the
+page through HTMX, so a slow or unreachable provider never holds up a page."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.http import HttpRequest
+from django.template import TemplateDoesNotExist
+from django.template.loader import get_template
+from django.urls import reverse
+from django.utils.html import format_html
+
+from dashboard.actions import TARGET_MODELS, target_id
+from dashboard.models import Connection
+from providers.base.errors import ProviderError
+from providers.registry import adapter_class
+
+
+def target_name(obj: models.Model) -> str | None:
+    if isinstance(obj, Connection):
+        return "connection"
+    return next((name for name, model in TARGET_MODELS.items() if isinstance(obj, model)), None)
+
+
+def connection_of(obj: models.Model) -> Connection:
+    return obj if isinstance(obj, Connection) else obj.connection
+
+
+def render_panel(request: HttpRequest | None, obj: models.Model, name: str, context: dict | None = None) -> str:
+    connection = connection_of(obj)
+    try:
+        template = get_template(f"providers/{connection.kind}/{name}.html")
+    except TemplateDoesNotExist:
+        return ""
+    adapter = adapter_class(connection.kind)(connection, panel=True)
+    try:
+        extra = adapter.panel_context(obj, request, name) or {}
+    except ProviderError as exc:
+        extra = {"panel_error": f"{connection.kind_label} could not be asked: {exc}"}
+    finally:
+        adapter.close()
+    return template.render({**(context or {}), "obj": obj, "connection": connection, **extra}, request)
+
+
+def panel_slot(request: HttpRequest | None, obj: models.Model, name: str, context: dict | None = None) -> str:
+    """The panel itself, or for a live one a placeholder that loads it."""
+    connection = connection_of(obj)
+    adapter = adapter_class(connection.kind)
+    if name not in adapter.live_panels:
+        return render_panel(request, obj, name, context)
+    try:
+        get_template(f"providers/{connection.kind}/{name}.html")
+    except TemplateDoesNotExist:
+        return ""
+    url = reverse("panel", args=[connection.kind, connection.slug, name, target_name(obj), target_id(obj)])
+    if request is not None and request.GET:
+        url += "?" + request.GET.urlencode()
+    return format_html(
+        '<div class="panel-slot" hx-get="{}" hx-trigger="load" hx-swap="outerHTML"><p class="sub">Asking {}…</p></div>',
+        url,
+        connection.kind_label,
+    )
