@@ -281,10 +281,10 @@ class SemaphoreAdapter(
         if not isinstance(detail, dict):
             return
         record.raw["job"] = detail
-        meta = obj(detail.get("metadata"))
-        record.created_at = timestamp(meta.get("create_time"))
-        record.started_at = timestamp(meta.get("start_time"))
-        record.finished_at = timestamp(meta.get("finish_time"))
+        times = dict((job_view(detail) or {}).get("timeline", []))  # either jobs API shape
+        record.created_at = times.get("created")
+        record.started_at = times.get("started")
+        record.finished_at = times.get("finished")
 
     def web_url(self, ppl: dict) -> str:
         wf_id, ppl_id = text(ppl.get("wf_id")), text(ppl.get("ppl_id"))

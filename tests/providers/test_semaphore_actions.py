@@ -242,6 +242,7 @@ def test_the_jobs_api_is_detected_per_connection(db, clock, jobs_v2, expected):
         sync_connection(connection.pk)
         job = Job.objects.filter(connection=connection, state="passed").first()
         assert ("timeline" in job.raw["job"]["status"]) is (expected == "v2")
+        assert job.started_at and job.finished_at and job.started_at < job.finished_at
         connection.options = {"jobs_api": "v1alpha"}
         assert SemaphoreAdapter(connection).jobs_api == "v1alpha"
     finally:
