@@ -118,7 +118,7 @@ CACHES = {
 }
 
 # Celery: Redis when configured, else kombu's filesystem transport under the state dir.
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://localhost/")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _queue = STATE_DIR / "broker" / "queue"
     _processed = STATE_DIR / "broker" / "processed"

@@ -43,7 +43,7 @@ def worker_env(tmp_path):
         "DASHBOARD_STATE_DIR": str(tmp_path / "state"),
     }
     if settings.CELERY_BROKER_URL.startswith("filesystem"):
-        env["CELERY_BROKER_URL"] = "filesystem://"
+        env["CELERY_BROKER_URL"] = "filesystem://localhost/"
     return env
 
 
