@@ -1,0 +1,111 @@
+"""Connections in Django admin: tokens write-only, bad input refused in words, and the
+two admin actions."""
+
+import pytest
+from django.contrib.messages import get_messages
+from django.urls import reverse
+
+from dashboard.models import Connection
+from providers.base.simulator import Faults
+
+ADD = "/admin/dashboard/connection/add/"
+
+
+def form(**overrides) -> dict:
+    data = {
+        "kind": "semaphore",
+        "name": "Acme",
+        "slug": "acme2",
+        "base_url": "https://acme.semaphoreci.com",
+        "token": "tok-123",
+        "options": "{}",
+        "sync_interval": 60,
+        "enabled": "on",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_an_admin_adds_a_connection_and_the_token_is_never_shown_again(admin_client_):
+    response = admin_client_.post(ADD, form())
+    assert response.status_code == 302
+    connection = Connection.objects.get(slug="acme2")
+    assert connection.token == "tok-123"
+    page = admin_client_.get(reverse("admin:dashboard_connection_change", args=[connection.pk]))
+    assert b"tok-123" not in page.content and b"set (hidden)" in page.content
+
+
+def test_leaving_the_token_blank_keeps_the_old_one(admin_client_, semaphore):
+    url = reverse("admin:dashboard_connection_change", args=[semaphore.pk])
+    response = admin_client_.post(url, form(slug=semaphore.slug, token="", name="Renamed"))
+    assert response.status_code == 302
+    semaphore.refresh_from_db()
+    assert semaphore.name == "Renamed" and semaphore.token  # unchanged, still set
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("base_url", "not a url", b"Enter a valid URL"),
+        ("base_url", "ftp://host/x", b"Enter a valid URL"),
+        ("token", "", b"A token is required"),
+        ("token", "two words", b"must not contain spaces"),
+        ("options", "[1, 2]", b"must be a JSON object"),
+        ("options", "{broken", b"Enter a valid JSON"),
+        ("sync_interval", "1", b"greater than or equal to 2"),
+        ("kind", "gitlab", b"Select a valid choice"),
+    ],
+)
+def test_bad_input_is_a_form_error_not_a_crash(admin_client_, field, value, message):
+    response = admin_client_.post(ADD, form(**{field: value}))
+    assert response.status_code == 200
+    assert message in response.content
+    assert not Connection.objects.filter(slug="acme2").exists()
+
+
+def run_admin_action(client, action: str, connection) -> list[str]:
+    response = client.post(
+        "/admin/dashboard/connection/", {"action": action, "_selected_action": [connection.pk]}, follow=True
+    )
+    return [str(m) for m in get_messages(response.wsgi_request)] or [
+        m.decode() for m in response.content.split(b'class="success"')[1:2]
+    ]
+
+
+def test_test_connection_says_ok_with_what_it_saw(admin_client_, semaphore):
+    messages = run_admin_action(admin_client_, "test_connection", semaphore)
+    assert any("ok: 2 project(s) visible" in m for m in messages), messages
+
+
+def test_test_connection_names_a_bad_token(admin_client_, semaphore):
+    semaphore.token = "wrong"
+    semaphore.save()
+    messages = run_admin_action(admin_client_, "test_connection", semaphore)
+    assert any("bad token" in m for m in messages), messages
+
+
+def test_test_connection_names_an_unreachable_host(admin_client_, db):
+    connection = Connection.objects.create(
+        kind="semaphore", name="x", slug="x", base_url="http://127.0.0.1:9", token="t"
+    )
+    messages = run_admin_action(admin_client_, "test_connection", connection)
+    assert any("unreachable" in m for m in messages), messages
+
+
+def test_test_connection_names_an_unexpected_answer(admin_client_, semaphore, semaphore_sim):
+    semaphore_sim.faults = Faults(malformed_rate=1.0)
+    messages = run_admin_action(admin_client_, "test_connection", semaphore)
+    assert any("unexpected answer" in m for m in messages), messages
+
+
+def test_sync_now_queues_a_sync(admin_client_, semaphore, settings):
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    from dashboard.celery import app
+
+    app.conf.task_always_eager = True
+    try:
+        messages = run_admin_action(admin_client_, "sync_now", semaphore)
+    finally:
+        app.conf.task_always_eager = False
+    assert any("Sync queued" in m for m in messages), messages
+    assert semaphore.sync_runs.count() == 1
