@@ -40,7 +40,8 @@ def render_panel(request: HttpRequest | None, obj: models.Model, name: str, cont
         extra = {"panel_error": f"{connection.kind_label} could not be asked: {exc}"}
     finally:
         adapter.close()
-    return template.render({**(context or {}), "obj": obj, "connection": connection, **extra}, request)
+    names = {"obj": obj, "connection": connection, target_name(obj) or "obj": obj}
+    return template.render({**(context or {}), **names, **extra}, request)
 
 
 def panel_slot(request: HttpRequest | None, obj: models.Model, name: str, context: dict | None = None) -> str:

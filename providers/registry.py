@@ -13,6 +13,8 @@ if TYPE_CHECKING:
 
 KINDS: dict[str, str] = {
     "semaphore": "Semaphore",
+    "harmont": "Harmont",
+    "prunner": "Prunner",
 }
 KIND_CHOICES = list(KINDS.items())
 

@@ -13,6 +13,13 @@ TOKEN = "sim-token-0123456789abcdef"
 
 
 @pytest.fixture(autouse=True)
+def _fresh_cache():
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _fast_retries(settings):
     settings.PROVIDER_RETRY_BACKOFF = 0.01
     settings.LOG_REFRESH_AFTER = 0

@@ -140,9 +140,11 @@ class BaseClient:
 
     def _send(self, method: str, path: str, kwargs: dict) -> httpx.Response:
         self.requests += 1
-        headers = {**self.auth_headers(), **kwargs.pop("headers", {})}
+        # kwargs is shared by every attempt: read it, never change it.
+        headers = {**self.auth_headers(), **kwargs.get("headers", {})}
+        rest = {k: v for k, v in kwargs.items() if k != "headers"}
         try:
-            response = self.http.request(method, self.url(path), headers=headers, **kwargs)
+            response = self.http.request(method, self.url(path), headers=headers, **rest)
         except httpx.TimeoutException as exc:
             raise Unavailable(f"The provider did not answer in time ({exc.__class__.__name__}).") from exc
         except httpx.ConnectError as exc:

@@ -217,7 +217,10 @@ class Simulator:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request is noise
         self._server = make_server(host, port, self, threaded=True)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name=f"sim-{self.kind}", daemon=True)
+        # A short poll interval makes stop() quick, which adds up over hundreds of tests.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"sim-{self.kind}", daemon=True
+        )
         self._thread.start()
         return self
 

@@ -1,0 +1,139 @@
+"""The Harmont client against a simulator that pages, refuses and misbehaves."""
+
+from __future__ import annotations
+
+import pytest
+
+from providers.base.errors import AuthError, BadResponse, NotFound, RateLimited, Rejected, Unavailable
+from providers.base.simulator import Faults, Scale
+from providers.harmont.client import HarmontClient
+from providers.harmont.simulator import HarmontSimulator
+from tests.conftest import TOKEN
+
+
+@pytest.fixture
+def sim(clock):
+    sim = HarmontSimulator(TOKEN, seed=5, scale=Scale(projects=3, builds=7, jobs=3, arrival_every=0), clock=clock)
+    sim.serve()
+    yield sim
+    sim.stop()
+
+
+@pytest.fixture
+def api(sim):
+    with HarmontClient(sim.url, TOKEN, backoff=0.001, timeout=2) as client:
+        yield client
+
+
+def test_builds_are_paged_newest_first_across_several_pages(api, sim):
+    numbers, cursor, pages = [], None, 0
+    while True:
+        page, cursor = api.builds_page("acme", "ci", cursor=cursor, limit=3)
+        numbers += [b["number"] for b in page]
+        pages += 1
+        if not cursor:
+            break
+    assert numbers == [7, 6, 5, 4, 3, 2, 1]
+    assert pages == 3
+    assert sim.count("/api/v0/organizations/acme/pipelines/ci/builds") == 3
+
+
+def test_organizations_and_pipelines_are_read_to_the_last_page(api, sim):
+    assert [o["slug"] for o in api.organizations()] == ["acme", "globex", "initech"]
+    assert [p["slug"] for p in api.pipelines("globex")] == ["ci", "release"]
+
+
+def test_it_sends_the_bearer_token(api, sim):
+    seen = {}
+    original = sim.get_user
+
+    def capture(request):
+        seen.update(request.headers)
+        return original(request)
+
+    sim.get_user = capture
+    api.user()
+    assert seen["Authorization"] == f"Bearer {TOKEN}"
+
+
+def test_a_refused_token_is_an_auth_failure_in_words(sim):
+    with HarmontClient(sim.url, "wrong", backoff=0.001) as client, pytest.raises(AuthError) as refused:
+        client.user()
+    assert "auth failed" in str(refused.value)
+    assert "This endpoint requires a valid bearer token." in str(refused.value)
+    assert refused.value.details["code"] == "unauthorized"
+
+
+def test_the_error_envelope_becomes_a_typed_error_with_code_and_request_id(api, sim):
+    with pytest.raises(NotFound) as missing:
+        api.build("acme", "ci", 404)
+    rid = missing.value.details["request_id"]
+    assert len(rid) == 20
+    assert str(missing.value) == (
+        f"Not found: No build with that number exists in this pipeline. (build_not_found, request id {rid})"
+    )
+
+
+def test_server_errors_are_retried_until_they_pass(api, sim):
+    sim.faults = Faults(error_rate=0.5)
+    sim._fault_rng.seed(2)
+    pages = [api.builds_page("acme", "ci", limit=100)[0] for _ in range(6)]
+    assert all(len(p) == 7 for p in pages)
+    assert api.requests > 6
+
+
+def test_a_server_that_keeps_failing_is_unavailable_in_phoenixs_words(api, sim):
+    sim.faults = Faults(error_rate=1.0)
+    with pytest.raises(Unavailable, match="Internal Server Error"):
+        api.user()
+    assert api.requests == api.max_attempts
+
+
+def test_a_create_is_never_sent_twice_after_a_server_error(api, sim):
+    sim.faults = Faults(error_rate=1.0)
+    with pytest.raises(Unavailable):
+        api.create_build("acme", "ci", {"branch": "main", "commit": "abc"})
+    assert sim.count("/api/v0/organizations/acme/pipelines/ci/builds", method="POST") == 1
+
+
+def test_a_429_waits_for_retry_after_then_succeeds(api, sim):
+    sim.faults = Faults(rate_limit_rate=0.5, retry_after=0.01)
+    sim._fault_rng.seed(1)
+    assert [o["slug"] for o in api.organizations()] == ["acme", "globex", "initech"]
+    assert any(r.status == 429 for r in sim.requests)
+    sim.faults = Faults(rate_limit_rate=1.0, retry_after=0.01)
+    with pytest.raises(RateLimited, match="Too many requests"):
+        api.user()
+
+
+def test_a_long_retry_after_is_not_slept_through(api, sim):
+    sim.faults = Faults(rate_limit_rate=1.0, retry_after=600)
+    with pytest.raises(RateLimited) as limited:
+        api.user()
+    assert api.requests == 1 and limited.value.retry_after == 600
+
+
+def test_malformed_json_is_a_bad_response_not_a_crash(api, sim):
+    sim.faults = Faults(malformed_rate=1.0)
+    with pytest.raises(BadResponse, match="not JSON"):
+        api.jobs("acme", "ci", 1)
+
+
+def test_a_body_of_the_wrong_shape_is_named(api, sim):
+    sim.list_jobs = lambda request, org, pipeline, number: sim.json({"data": {"oops": 1}})
+    with pytest.raises(BadResponse, match="jobs list's data is dict"):
+        api.jobs("acme", "ci", 1)
+
+
+def test_timeouts_become_unavailable_after_the_retries(sim):
+    sim.faults = Faults(timeout_rate=1.0, timeout_seconds=0.5)
+    client = HarmontClient(sim.url, TOKEN, backoff=0.001, timeout=0.1, max_attempts=2)
+    with client, pytest.raises(Unavailable, match="did not answer in time"):
+        client.user()
+
+
+def test_invalid_build_attributes_are_rejected_with_harmonts_message(api):
+    with pytest.raises(Rejected) as rejected:
+        api.create_build("acme", "ci", {"branch": "main", "commit": "abc", "env": {"N": 1}})
+    assert "Invalid build: env must map names to string values." in str(rejected.value)
+    assert rejected.value.details["type"] == "validation_failed"
