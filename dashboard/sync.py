@@ -218,6 +218,8 @@ def apply_batch(connection: Connection, batch: Batch) -> BatchResult:
             if row["state"] in FINISHED and jobs.previous.get(ext, {}).get("state") not in FINISHED
         ]
         for label, external_id in batch.removed:
+            if label == "pipeline":  # its builds stay in our history, marked as gone at the provider
+                Build.objects.filter(connection_id=cid, pipeline__external_id=external_id).update(gone=True)
             MODELS[label].objects.filter(connection_id=cid, external_id=external_id).delete()
         apply_rows(cid, batch.rows, total)
         if batch.gone_builds:

@@ -15,8 +15,11 @@ KINDS: dict[str, str] = {
     "semaphore": "Semaphore",
     "harmont": "Harmont",
     "prunner": "Prunner",
+    "jobsplatform": "JobsPlatform",
 }
-KIND_CHOICES = list(KINDS.items())
+# What people read, where it differs from the class-name prefix above.
+LABELS: dict[str, str] = {**KINDS, "jobsplatform": "Jobs platform"}
+KIND_CHOICES = [(kind, LABELS[kind]) for kind in KINDS]
 
 _ADAPTERS = {kind: f"providers.{kind}.adapter.{name}Adapter" for kind, name in KINDS.items()}
 _SIMULATORS = {kind: f"providers.{kind}.simulator.{name}Simulator" for kind, name in KINDS.items()}

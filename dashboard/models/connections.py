@@ -3,7 +3,7 @@ from django.db import models
 from django.utils import timezone
 
 from dashboard.fields import EncryptedTextField
-from providers.registry import KINDS
+from providers.registry import LABELS
 
 
 class Health(models.TextChoices):
@@ -56,4 +56,4 @@ class Connection(models.Model):
 
     @property
     def kind_label(self) -> str:
-        return KINDS.get(self.kind, self.kind)
+        return LABELS.get(self.kind, self.kind)

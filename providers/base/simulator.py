@@ -132,6 +132,11 @@ class Simulator:
         """Return the provider's refusal, or None when the request may proceed."""
         raise NotImplementedError
 
+    def connection_options(self) -> dict:
+        """What a Connection to this simulator needs in its ``options`` (e.g. ids that
+        the provider cannot be asked for)."""
+        return {}
+
     def not_found(self, request: Request) -> Response:
         return Response("Not Found", status=404, mimetype="text/plain")
 

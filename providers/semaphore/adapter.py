@@ -31,9 +31,9 @@ from providers.base.records import (
     UnfinishedBuild,
 )
 
-from .agents import AgentsAdapterMixin
+from .agents import AgentsAdapterMixin, connection_panel_context
 from .client import SemaphoreClient
-from .deployments import DeploymentsAdapterMixin
+from .deployments import DeploymentsAdapterMixin, project_panel_context
 from .jobs import JOB_ACTIONS, JobsAdapterMixin, active_job_row, job_view
 from .retention import RetentionAdapterMixin
 from .workflows import WORKFLOW_ACTIONS, WorkflowsAdapterMixin
@@ -302,6 +302,10 @@ class SemaphoreAdapter(
             return {"active_jobs": [active_job_row(j) for j in self.active_jobs()[:50]], "jobs_api": self.jobs_api}
         if name == "project_extra":
             return self.pipeline_search_context(target, request)
+        if name == "connection_panel":
+            return connection_panel_context(self, target, request)
+        if name == "project_panel":
+            return project_panel_context(self, target, request)
         return {}
 
     # Logs ------------------------------------------------------------------------------

@@ -15,15 +15,9 @@ import yaml
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
+from .sim_http import json_string, request_body
+
 PROMOTIONS = ("Production", "Staging")
-
-
-def body_params(request: Request) -> dict:
-    """Semaphore takes form fields or a JSON body alike."""
-    if request.is_json:
-        data = request.get_json(silent=True)
-        return data if isinstance(data, dict) else {}
-    return {**request.args.to_dict(), **request.form.to_dict()}
 
 
 def truthy(value) -> bool:
@@ -50,9 +44,7 @@ class WorkflowActionsSimMixin:
 
     # Workflows ----------------------------------------------------------------------------
     def run_workflow(self, request: Request) -> Response:
-        from .simulator import json_string
-
-        params = body_params(request)
+        params = request_body(request)
         project = self.projects.get(str(params.get("project_id", "")))
         if project is None:
             return (
@@ -77,12 +69,10 @@ class WorkflowActionsSimMixin:
         return self.json({"workflow_id": wf.id, "pipeline_id": wf.initial_ppl_id})
 
     def rerun_workflow(self, request: Request, wf_id: str) -> Response:
-        from .simulator import json_string
-
         wf = self.workflows.get(wf_id)
         if wf is None:
             return self.text_error("Not Found", 404)
-        token = request.args.get("request_token") or body_params(request).get("request_token")
+        token = request.args.get("request_token") or request_body(request).get("request_token")
         if not token:
             return json_string("Missing required post parameter request_token.", 400)
         if token in self.rerun_tokens:  # the same request again: the same answer, nothing new
@@ -115,23 +105,19 @@ class WorkflowActionsSimMixin:
 
     # Pipelines ----------------------------------------------------------------------------
     def stop_pipeline(self, request: Request, ppl_id: str) -> Response:
-        from .simulator import json_string
-
         ppl = self.pipelines.get(ppl_id)
         if ppl is None:
             return self.text_error("Not Found", 404)
-        if body_params(request).get("terminate_request") is not True:
+        if request_body(request).get("terminate_request") is not True:
             return json_string("Value of 'terminate_request' field must be boolean value 'true'.", 400)
         ppl.stop(self.now(), "api")
         return self.json("Pipeline termination started.")
 
     def partial_rebuild(self, request: Request, ppl_id: str) -> Response:
-        from .simulator import json_string
-
         ppl = self.pipelines.get(ppl_id)
         if ppl is None:
             return self.text_error("Not Found", 404)
-        token = request.args.get("request_token") or body_params(request).get("request_token")
+        token = request.args.get("request_token") or request_body(request).get("request_token")
         if not token:
             return json_string("Missing required post parameter request_token.", 400)
         if token in self.rerun_tokens:
@@ -143,9 +129,7 @@ class WorkflowActionsSimMixin:
         return self.json({"pipeline_id": new.id, "message": ""})
 
     def validate_yaml(self, request: Request) -> Response:
-        from .simulator import json_string
-
-        definition = body_params(request).get("yaml_definition")
+        definition = request_body(request).get("yaml_definition")
         if not definition:
             return json_string("Missing required post parameter yaml_definition.", 400)
         try:
@@ -180,9 +164,7 @@ class WorkflowActionsSimMixin:
         return self.json(chunk, headers=headers)
 
     def trigger_promotion(self, request: Request) -> Response:
-        from .simulator import json_string
-
-        params = body_params(request)
+        params = request_body(request)
         ppl = self.pipelines.get(str(params.get("pipeline_id", "")))
         if ppl is None:
             return self.text_error("Not Found", 404)

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
-from .sim_actions import body_params
+from .sim_http import request_body
 from .world import JobPlan, Pipeline
 
 V1 = "/api/v1alpha"
@@ -160,7 +160,7 @@ class JobsSimMixin:
         )
 
     def v1_create_job(self, request: Request) -> Response:
-        body = body_params(request)
+        body = request_body(request)
         meta, spec = body.get("metadata") or {}, body.get("spec") or {}
         if not isinstance(meta, dict) or not isinstance(spec, dict) or not meta.get("name"):
             return self.grpc_error(3, "Job name can't be empty")
@@ -191,7 +191,7 @@ class JobsSimMixin:
         found = self.jobs.get(job_id)
         if found is None:
             return self.grpc_error(5, f"Job {job_id} not found")
-        seconds = self.seconds(body_params(request).get("duration"))
+        seconds = self.seconds(request_body(request).get("duration"))
         if seconds is None:
             return self.grpc_error(3, "Duration must be a positive number of seconds")
         holder, job = self.debug_session(
@@ -203,7 +203,7 @@ class JobsSimMixin:
         match = next((p for p in self.projects.values() if project in (p.id, p.name)), None)
         if match is None:
             return self.grpc_error(5, f"Project {project} not found")
-        params = body_params(request)
+        params = request_body(request)
         seconds = self.seconds(params.get("duration"))
         if seconds is None:
             return self.grpc_error(3, "Duration must be a positive number of seconds")
@@ -309,7 +309,7 @@ class JobsSimMixin:
         return self.json(self.v2_job_json(*found))
 
     def v2_create_job(self, request: Request) -> Response:
-        body = body_params(request)
+        body = request_body(request)
         meta, spec = body.get("metadata") or {}, body.get("spec") or {}
         if not isinstance(meta, dict) or not meta.get("name"):
             return self.v2_error(422, "name can't be blank", "/metadata/name")
@@ -351,7 +351,7 @@ class JobsSimMixin:
         found = self.v2_find(job_id)
         if found is None:
             return self.v2_error(404, "Not found")
-        body = body_params(request)
+        body = request_body(request)
         limit = body.get("execution_time_limit", 3600)
         if not isinstance(limit, int) or limit <= 0:
             return self.v2_error(

@@ -14,7 +14,6 @@ contract our client is tested against):
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from urllib.parse import urlencode
 
@@ -27,20 +26,12 @@ from . import world
 from .sim_actions import WorkflowActionsSimMixin
 from .sim_agents import AgentsSimMixin
 from .sim_deployments import DeploymentsSimMixin
+from .sim_http import json_string, text
 from .sim_jobs import JobsSimMixin
 from .sim_retention import RetentionSimMixin
 from .world import BlockPlan, JobPlan, Pipeline, Project, Workflow
 
 V1 = "/api/v1alpha"
-
-
-def text(body: str, status: int) -> Response:
-    return Response(body, status=status, mimetype="text/plain")
-
-
-def json_string(message: str, status: int) -> Response:
-    """Plumber's handler errors: a JSON-encoded string."""
-    return Response(json.dumps(message), status=status, mimetype="application/json")
 
 
 def describe_time(ts: float | None) -> str:

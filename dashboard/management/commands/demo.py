@@ -18,7 +18,7 @@ from django.core.management.base import BaseCommand
 from dashboard.models import Connection
 from dashboard.roles import OPERATOR_GROUP, VIEWER_GROUP
 from providers.base.simulator import Scale
-from providers.registry import KINDS, simulator_class
+from providers.registry import KINDS, LABELS, simulator_class
 
 DEMO_USERS = [("admin", "admin", None), ("operator", "operator", OPERATOR_GROUP), ("viewer", "viewer", VIEWER_GROUP)]
 SIM_BASE_PORT = 9100
@@ -90,11 +90,12 @@ class Command(BaseCommand):
             Connection.objects.filter(slug=f"demo-{kind}").delete()
             Connection.objects.create(
                 kind=kind,
-                name=f"Demo {KINDS[kind]}",
+                name=f"Demo {LABELS[kind]}",
                 slug=f"demo-{kind}",
                 base_url=sim.url,
                 token=sim.token,
                 sync_interval=sync_interval,
+                options=sim.connection_options(),
             )
             simulators.append(sim)
         return simulators

@@ -1,3 +1,4 @@
+import json
 import signal
 import threading
 
@@ -32,6 +33,8 @@ class Command(BaseCommand):
         except OSError as exc:
             raise CommandError(f"cannot listen on 127.0.0.1:{port}: {exc}") from exc
         self.stdout.write(f"{kind} simulator on {sim.url} (seed {seed}); Ctrl-C stops it", ending="\n")
+        if options_needed := sim.connection_options():
+            self.stdout.write(f"connection options: {json.dumps(options_needed)}")
         self.stdout.flush()
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -1,0 +1,240 @@
+"""The job page panel: log window with search, schedule facts, run counts and the CPU and
+memory charts, each part failing on its own."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.http import QueryDict
+from django.template.loader import render_to_string
+from django.urls import reverse
+
+from dashboard.models import Build, Job
+from dashboard.sync import sync_connection
+from providers.base.errors import Rejected
+from providers.jobsplatform import contract as c
+
+from . import test_jobsplatform_support as support
+
+jp_clock, jp_sim, jp, api, adapter = support.jp_clock, support.jp_sim, support.jp, support.api, support.adapter
+
+
+@pytest.fixture
+def synced(jp):
+    sync_connection(jp.pk)
+    return jp
+
+
+def all_lines(sim, runs) -> list[tuple[float, str, str, str]]:
+    now = sim.now()
+    return sorted((ts, stream, line, run.id) for run in runs for ts, stream, line in run.log(now))
+
+
+# log_window -----------------------------------------------------------------------------------
+def test_the_job_window_holds_lines_of_every_run_oldest_first(synced, jp_sim, adapter):
+    job = support.job_named(jp_sim, "heartbeat")
+    window = adapter.log_window(support.pipeline_of(job), since=3600)
+
+    expected = all_lines(jp_sim, [jp_sim.runs[r] for r in job.runs])
+    assert [(ln.line, ln.run_id) for ln in window.lines] == [(line, run) for _, _, line, run in expected]
+    assert len({ln.run_id for ln in window.lines}) == len(job.runs) > 1
+    assert not window.truncated
+
+
+def test_a_run_window_holds_only_that_run(synced, jp_sim, adapter):
+    job = support.job_named(jp_sim, "heartbeat")
+    run = jp_sim.runs[job.runs[0]]
+    build = Build.objects.get(external_id=f"{job.id}:{run.id}")
+
+    for target in (build, Job.objects.get(external_id=build.external_id)):
+        window = adapter.log_window(target)
+        assert [ln.line for ln in window.lines] == [line for _, _, line in run.log(jp_sim.now())]
+        assert {ln.run_id for ln in window.lines} == {run.id}
+        assert any(ln.stderr for ln in window.lines) == any(s == c.STDERR for _, s, _ in run.lines)
+
+
+def test_limit_keeps_the_newest_lines_and_says_so(synced, jp_sim, adapter):
+    job = support.job_named(jp_sim, "heartbeat")
+    window = adapter.log_window(support.pipeline_of(job), limit=3)
+
+    expected = all_lines(jp_sim, [jp_sim.runs[r] for r in job.runs])[-3:]
+    assert [ln.line for ln in window.lines] == [line for _, _, line, _ in expected]
+    assert window.truncated
+
+
+def test_the_filter_is_a_case_sensitive_substring(synced, jp_sim, adapter):
+    pipeline = support.pipeline_of(support.job_named(jp_sim, "heartbeat"))
+    upper = adapter.log_window(pipeline, filter="GET /health")
+    lower = adapter.log_window(pipeline, filter="get /health")
+
+    assert upper.lines and all("GET /health" in ln.line for ln in upper.lines)
+    assert lower.lines == []
+
+
+def test_a_since_window_leaves_out_older_runs_and_start_end_pick_an_exact_span(synced, jp_sim, adapter):
+    job = support.job_named(jp_sim, "backfill-events")
+    pipeline = support.pipeline_of(job)
+    runs = sorted((jp_sim.runs[r] for r in job.runs), key=lambda r: r.created)
+    newest = runs[-1]
+
+    recent = adapter.log_window(pipeline, since=int(jp_sim.now() - newest.start) + 1)
+    assert {ln.run_id for ln in recent.lines} == {newest.id}
+
+    first = runs[0]
+    start = datetime.fromtimestamp(first.start, tz=UTC)
+    span = adapter.log_window(pipeline, start=start, end=start + timedelta(seconds=first.duration + 1))
+    assert {ln.run_id for ln in span.lines} == {first.id}
+    assert len(span.lines) == len(first.log(jp_sim.now()))
+
+
+def test_bad_window_parameters_are_refused_by_the_platform(synced, jp_sim, api):
+    job = support.job_named(jp_sim, "heartbeat")
+    with pytest.raises(Rejected, match="limit must be a whole number from 1 to 5000"):
+        api.logs(job.project_id, job.id, limit=0)
+    with pytest.raises(Rejected, match="since must be a positive number"):
+        api.logs(job.project_id, job.id, window=support_window(since=-5))
+    with pytest.raises(Rejected, match="end must be later than start"):
+        now = datetime.now(UTC)
+        api.logs(job.project_id, job.id, window=support_window(start=now, end=now - timedelta(hours=1)))
+
+
+def support_window(**kw):
+    from providers.jobsplatform.client import Window
+
+    return Window(**kw)
+
+
+# Metrics ----------------------------------------------------------------------------------------
+def test_metrics_come_as_two_series_in_cores_and_bytes(synced, jp_sim, api):
+    job = support.job_named(jp_sim, "nightly-report")  # its runs last 10 s or more: one sample at least
+    api.trigger_run(job.project_id, job.id)
+    run = jp_sim.runs[job.runs[-1]]
+    jp_sim.clock.advance(run.end - jp_sim.now() - 0.01)
+
+    data = api.metrics(job.project_id, job.id, [c.CPU_USAGE, c.MEMORY_USAGE], support_window(since=600))
+
+    cpu = [v for _, v in data[c.CPU_USAGE][c.SERIES]]
+    memory = [v for _, v in data[c.MEMORY_USAGE][c.SERIES]]
+    assert 0 < max(cpu) <= 1.5, "cores of the one running run"
+    assert 64 * 2**20 * 0.8 <= max(memory) <= 512 * 2**20
+    times = [t for t, _ in data[c.CPU_USAGE][c.SERIES]]
+    assert times == sorted(times) and times[-1] <= jp_sim.now()
+
+
+def test_one_failing_metric_does_not_fail_the_other(synced, jp_sim, api):
+    jp_sim.failing_metrics = {c.MEMORY_USAGE: "query timed out after 30s"}
+    job = support.job_named(jp_sim, "heartbeat")
+    data = api.metrics(job.project_id, job.id, [c.CPU_USAGE, c.MEMORY_USAGE, "gpu_usage"])
+
+    assert data[c.CPU_USAGE][c.STATUS] == c.SUCCESS and data[c.CPU_USAGE][c.SERIES]
+    assert data[c.MEMORY_USAGE] == {c.STATUS: c.ERROR, c.MESSAGE: "query timed out after 30s"}
+    assert "Unknown metric 'gpu_usage'" in data["gpu_usage"][c.MESSAGE]
+
+
+# panel_context and the template ------------------------------------------------------------------
+def render(panel) -> str:
+    return render_to_string("providers/jobsplatform/pipeline_panel.html", {"panel": panel})
+
+
+def test_the_panel_shows_schedule_counts_latest_run_logs_and_charts(synced, jp_sim, adapter):
+    job = support.job_named(jp_sim, "heartbeat")
+    jp_sim.clock.advance(45)  # one more run has come and gone
+    panel = adapter.pipeline_panel(support.pipeline_of(job), QueryDict(""))
+
+    schedule = panel["schedule"]
+    assert schedule["cron"] == "* * * * *" and schedule["missed"] is False
+    assert schedule["next_fire_at"].timestamp() == job.next_fire
+    assert dict(panel["counts"])[c.TOTAL] == len(job.runs)
+    assert panel["latest"]["run_id"] == job.runs[-1]
+    assert panel["latest"]["url"] == f"/jobsplatform/jp/build/{job.id}:{job.runs[-1]}"
+    assert [ch["name"] for ch in panel["charts"]] == [c.CPU_USAGE, c.MEMORY_USAGE]
+    assert all(ch["points"] for ch in panel["charts"])
+
+    html = render(panel)
+    assert "<code>* * * * *</code>" in html and "Next fire" in html
+    assert html.count("<polyline") == 2
+    assert any(ln.stderr for ln in panel["logs"].lines)
+    assert 'class="jp-line ansi31" data-stream="stderr"' in html, "stderr lines are red"
+    assert "Missed" not in html
+
+
+def test_the_panel_flags_a_missed_fire(synced, jp_sim, adapter):
+    job = support.job_named(jp_sim, "heartbeat")
+    jp_sim.pause_scheduler()
+    jp_sim.clock.advance(180)
+
+    panel = adapter.pipeline_panel(support.pipeline_of(job), {})
+
+    assert panel["schedule"]["missed"] is True
+    assert 'id="jp-missed"' in render(panel)
+
+
+def test_the_panel_search_box_and_window_reach_the_platform(synced, jp_sim, adapter):
+    job = support.job_named(jp_sim, "heartbeat")
+    params = QueryDict("logs-since=86400&logs-limit=2&logs-q=GET&after=xyz")
+    panel = adapter.pipeline_panel(support.pipeline_of(job), params)
+
+    assert panel["window"] == {"since": 86400, "start": None, "end": None, "limit": 2, "q": "GET"}
+    assert len(panel["logs"].lines) == 2 and all("GET" in ln.line for ln in panel["logs"].lines)
+    logs = [r.query for r in jp_sim.requests if r.path.endswith("/logs")]
+    assert "since=86400" in logs[-1] and "limit=2" in logs[-1] and "filter=GET" in logs[-1]
+    html = render(panel)
+    assert 'value="GET"' in html and "Only the newest 2 matching lines" in html
+
+
+def test_a_bad_window_in_the_form_is_explained_and_defaults_are_used(synced, jp_sim, adapter):
+    job = support.job_named(jp_sim, "heartbeat")
+    params = QueryDict("logs-start=2026-01-02T10:00&logs-end=2026-01-01T10:00&logs-limit=0")
+    panel = adapter.pipeline_panel(support.pipeline_of(job), params)
+
+    assert panel["window"]["since"] == 3600 and panel["window"]["limit"] == 200
+    html = render(panel)
+    assert "Ensure this value is greater than or equal to 1" in html
+
+
+def test_a_failing_metric_shows_its_error_while_the_other_draws(synced, jp_sim, adapter):
+    jp_sim.failing_metrics = {c.CPU_USAGE: "metrics backend unavailable"}
+    job = support.job_named(jp_sim, "heartbeat")
+    panel = adapter.pipeline_panel(support.pipeline_of(job), {})
+
+    cpu, memory = panel["charts"]
+    assert cpu["error"] == "metrics backend unavailable" and "points" not in cpu
+    assert "error" not in memory
+    html = render(panel)
+    assert "could not be read: metrics backend unavailable" in html
+    assert html.count("<svg") == 1
+
+
+def test_a_job_gone_at_the_platform_shows_each_part_failing_in_words(synced, jp_sim, adapter, api):
+    job = support.job_named(jp_sim, "db-migrate")
+    pipeline = support.pipeline_of(job)
+    api.delete_job(job.project_id, job.id)
+
+    panel = adapter.pipeline_panel(pipeline, {})
+
+    assert "Could not read the job's status: Not found: Job" in panel["status_error"]
+    assert "Could not read the logs" in panel["logs_error"]
+    assert "Could not read the metrics" in panel["metrics_error"]
+    html = render(panel)
+    assert html.count('class="error"') >= 3
+
+
+def test_the_panel_loads_on_the_job_page_through_the_dashboards_panel_view(synced, jp_sim, viewer_client):
+    job = support.job_named(jp_sim, "heartbeat")
+    pipeline = support.pipeline_of(job)
+    page = viewer_client.get(reverse("pipeline", args=["jobsplatform", "jp", pipeline.external_id]) + "?logs-q=GET")
+    assert page.status_code == 200
+    assert b"/panel/pipeline_panel/pipeline/" in page.content and b"logs-q=GET" in page.content, "loaded after the page"
+
+    url = reverse("panel", args=["jobsplatform", "jp", "pipeline_panel", "pipeline", pipeline.external_id])
+    answer = viewer_client.get(url + "?logs-q=GET")
+
+    html = answer.content.decode()
+    assert answer.status_code == 200
+    assert "<code>* * * * *</code>" in html and html.count("<polyline") == 2
+    assert 'value="GET"' in html and "Pulling image" not in html, "the filter reached the platform"
+
+
+def test_panel_context_offers_nothing_for_other_pages(synced, jp_sim, adapter):
+    build = Build.objects.first()
+    assert adapter.panel_context(build, None, "build_panel") == {}
+    assert set(adapter.panel_context(support.pipeline_of(support.job_named(jp_sim, "heartbeat")))) == {"panel"}
