@@ -21,6 +21,11 @@ def page_urls(connection) -> list[str]:
         reverse("job", args=[*args, job.external_id]),
         reverse("job-log-tail", args=[*args, job.external_id]),
         reverse("job-log-raw", args=[*args, job.external_id]),
+        reverse("connection", args=args),
+        reverse("project", args=[*args, build.project.external_id]),
+        reverse("pipeline", args=[*args, build.pipeline.external_id]),
+        reverse("action", args=[*args, "stop_pipeline", "build", build.external_id]),
+        reverse("panel", args=[*args, "build_panel", "build", build.external_id]),
     ]
 
 
@@ -35,6 +40,13 @@ def api_urls(connection) -> list[str]:
         reverse("api-build", args=[*args, build.external_id]),
         reverse("api-job", args=[*args, job.external_id]),
         reverse("api-job-log", args=[*args, job.external_id]),
+        reverse("api-agents"),
+        reverse("api-agent-types"),
+        reverse("api-deployments"),
+        reverse("api-deployment-targets"),
+        reverse("api-retention-policies"),
+        reverse("api-schedules"),
+        reverse("api-action-log"),
     ]
 
 
@@ -48,6 +60,9 @@ def test_anonymous_visitors_are_sent_to_log_in_from_every_page(client, synced):
 def test_anonymous_api_calls_are_refused(client, synced):
     for url in api_urls(synced):
         assert client.get(url).status_code in (401, 403), url
+    build = synced.build_set.first()
+    action = reverse("api-action", args=["semaphore", synced.slug, "stop_pipeline", "build", build.external_id])
+    assert client.post(action, {"confirm": True}, content_type="application/json").status_code in (401, 403)
 
 
 def test_admin_needs_staff(viewer_client):
