@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from dashboard.views import actions, builds, connections, jobs, pages, system
+from dashboard.views import actions, builds, connections, jobs, overviews, pages, system
 
 # Permalinks name the provider kind, the connection's slug and the provider's own id,
 # so a link pasted in chat survives a resync or a rebuilt database.
@@ -21,6 +21,10 @@ provider_urls = [
 urlpatterns = [
     path("", builds.build_list, name="builds"),
     path("connections/", connections.connection_list, name="connections"),
+    path("schedules/", overviews.schedules, name="schedules"),
+    path("agents/", overviews.agents, name="agents"),
+    path("deployments/", overviews.deployments, name="deployments"),
+    path("retention/", overviews.retention, name="retention"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

@@ -1,0 +1,35 @@
+"""Across every connection: schedules, self-hosted agents, deployments and artifact
+retention, each a list of what the syncs stored, linking to the pages that act on them."""
+
+from django.db.models import Count, Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+
+from dashboard.models import Agent, AgentType, Deployment, DeploymentTarget, RetentionPolicy, Schedule
+
+
+def schedules(request: HttpRequest) -> HttpResponse:
+    rows = Schedule.objects.select_related("connection", "project", "pipeline").order_by("next_run_at", "name")
+    return render(request, "dashboard/schedules.html", {"schedules": rows, "now": timezone.now()})
+
+
+def agents(request: HttpRequest) -> HttpResponse:
+    types = AgentType.objects.select_related("connection").annotate(
+        connected=Count("agent"), busy=Count("agent", filter=Q(agent__state="running_job"))
+    )
+    rows = Agent.objects.select_related("connection", "agent_type").order_by("agent_type__name", "name")
+    return render(request, "dashboard/agents.html", {"types": types, "agents": rows})
+
+
+def deployments(request: HttpRequest) -> HttpResponse:
+    targets = DeploymentTarget.objects.select_related("connection", "project").order_by("project__name", "name")
+    recent = Deployment.objects.select_related("connection", "target", "target__project", "build").order_by(
+        "-triggered_at", "-id"
+    )[:50]
+    return render(request, "dashboard/deployments.html", {"targets": targets, "recent": recent})
+
+
+def retention(request: HttpRequest) -> HttpResponse:
+    policies = RetentionPolicy.objects.select_related("connection", "project").order_by("project__name")
+    return render(request, "dashboard/retention.html", {"policies": policies})

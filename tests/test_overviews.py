@@ -1,0 +1,53 @@
+"""The cross-provider overview pages list what the syncs stored."""
+
+import pytest
+from django.urls import reverse
+
+from dashboard.models import Agent, DeploymentTarget, RetentionPolicy
+from dashboard.sync import sync_connection
+
+
+@pytest.fixture
+def synced(semaphore):
+    sync_connection(semaphore.pk)
+    return semaphore
+
+
+def test_the_agents_page_lists_every_agent_with_its_type(viewer_client, synced):
+    page = viewer_client.get(reverse("agents")).content.decode()
+    assert Agent.objects.exists()
+    for agent in Agent.objects.select_related("agent_type"):
+        assert agent.name in page and agent.agent_type.name in page
+
+
+def test_the_deployments_page_lists_targets_and_recent_deployments(viewer_client, synced):
+    page = viewer_client.get(reverse("deployments")).content.decode()
+    for target in DeploymentTarget.objects.all():
+        assert target.name in page
+    assert "Recent deployments" in page and page.count("<tr>") > DeploymentTarget.objects.count()
+
+
+def test_the_retention_page_shows_each_projects_rules(viewer_client, synced):
+    page = viewer_client.get(reverse("retention")).content.decode()
+    for policy in RetentionPolicy.objects.select_related("project"):
+        assert policy.project.name in page
+    assert "/**/*" in page or "kept forever" in page
+
+
+def test_the_schedules_page_answers_when_empty(viewer_client, synced):
+    page = viewer_client.get(reverse("schedules"))
+    assert page.status_code == 200 and b"No schedules synced yet." in page.content
+
+
+def test_the_schedules_page_lists_cron_jobs_with_their_next_run(viewer_client, clock):
+    from providers.jobsplatform.simulator import JobsPlatformSimulator
+    from tests.conftest import make_connection
+
+    sim = JobsPlatformSimulator("jp-token", seed=1, clock=clock).serve()
+    with sim.stop_after():
+        connection = make_connection(sim, slug="jp", options=sim.connection_options())
+        sync_connection(connection.pk)
+        page = viewer_client.get(reverse("schedules")).content.decode()
+    assert "heartbeat" in page and "<code>* * * * *</code>" in page
+    assert "nightly-report" in page and "<code>0 3 * * *</code>" in page
+    assert "/jobsplatform/jp/pipeline/" in page
