@@ -101,7 +101,7 @@ def ticking(clock, rate: float):
 
 
 def test_a_finished_jobs_log_is_one_quick_replay_stored_complete(harmont, sim):
-    sim.heartbeat = 30  # ``done`` would be 30 s away: the replay alone must do
+    sim.heartbeat = 120  # ``done`` would be minutes away: the replay alone must do
     sync_connection(harmont.pk)
     job = Job.objects.filter(build__external_id="acme:ci:1", state__in=[State.PASSED, State.FAILED]).first()
     build, planned = sim.jobs[job.external_id]
@@ -111,7 +111,7 @@ def test_a_finished_jobs_log_is_one_quick_replay_stored_complete(harmont, sim):
     began = time.monotonic()
     log = logstore.refresh_log(job)
 
-    assert time.monotonic() - began < 1.5
+    assert time.monotonic() - began < 10, "it waited for ``done`` instead of taking the replay"
     assert log.complete and log.cursor == {"seq": len(world.log_chunks(build, planned, sim.now())) - 1, "done": True}
     assert stored_text(job) == expected(build, planned, sim.now())
     # The sync's log token is still good: one request, for the stream itself.
@@ -139,7 +139,9 @@ def test_a_running_job_gives_what_is_there_then_resumes_after_the_last_event_id(
 
     began = time.monotonic()
     first = logstore.refresh_log(job)
-    assert time.monotonic() - began < 2, "a running job's log must not hold the caller for long"
+    # Not a speed target: without its idle limit the read would wait for a job that, on
+    # this hand-moved clock, never ends.
+    assert time.monotonic() - began < 10, "a running job's log must not hold the caller"
     assert not first.complete and first.cursor["seq"] >= 1
     assert stored_text(job) == expected(build, integration, clock.now())
     assert "Last-Event-Id" not in stream_headers[integration.id][0]
@@ -257,7 +259,7 @@ def test_heartbeats_alone_do_not_keep_a_fetch_waiting(harmont, sim, clock):
     began = time.monotonic()
     again = logstore.refresh_log(job)  # nothing new: only heartbeats come
 
-    assert time.monotonic() - began < 1.5
+    assert time.monotonic() - began < 10, "heartbeats kept the fetch waiting"
     assert not again.complete
 
 
