@@ -25,6 +25,7 @@ urlpatterns = [
     path("agents/", overviews.agents, name="agents"),
     path("deployments/", overviews.deployments, name="deployments"),
     path("retention/", overviews.retention, name="retention"),
+    path("activity/", overviews.activity, name="activity"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

@@ -51,3 +51,14 @@ def test_the_schedules_page_lists_cron_jobs_with_their_next_run(viewer_client, c
     assert "heartbeat" in page and "<code>* * * * *</code>" in page
     assert "nightly-report" in page and "<code>0 3 * * *</code>" in page
     assert "/jobsplatform/jp/pipeline/" in page
+
+
+def test_the_activity_page_shows_who_did_what_and_the_answer(operator_client, synced):
+    from dashboard.models import Build
+
+    build = Build.objects.filter(state="failed").first()
+    url = reverse("action", args=["semaphore", synced.slug, "promote", "build", build.external_id])
+    operator_client.post(url, {"name": "Nowhere", "override": "on"})
+    page = operator_client.get(reverse("activity")).content.decode()
+    assert "otto" in page and "promote" in page and "is not defined in the pipeline" in page
+    assert 'class="refused"' in page

@@ -6,7 +6,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from dashboard.models import Agent, AgentType, Deployment, DeploymentTarget, RetentionPolicy, Schedule
+from dashboard.models import ActionLog, Agent, AgentType, Deployment, DeploymentTarget, RetentionPolicy, Schedule
+from dashboard.pagination import keyset_page
 
 
 def schedules(request: HttpRequest) -> HttpResponse:
@@ -33,3 +34,10 @@ def deployments(request: HttpRequest) -> HttpResponse:
 def retention(request: HttpRequest) -> HttpResponse:
     policies = RetentionPolicy.objects.select_related("connection", "project").order_by("project__name")
     return render(request, "dashboard/retention.html", {"policies": policies})
+
+
+def activity(request: HttpRequest) -> HttpResponse:
+    """Who pressed which button, with what, and what the provider answered."""
+    entries = ActionLog.objects.select_related("connection")
+    page = keyset_page(entries, request.GET.get("after"), 50)
+    return render(request, "dashboard/activity.html", {"page": page})
