@@ -142,9 +142,14 @@ class BaseClient:
         self.requests += 1
         # kwargs is shared by every attempt: read it, never change it.
         headers = {**self.auth_headers(), **kwargs.get("headers", {})}
-        rest = {k: v for k, v in kwargs.items() if k != "headers"}
+        stream = kwargs.get("stream", False)
+        rest = {k: v for k, v in kwargs.items() if k not in ("headers", "stream")}
         try:
-            response = self.http.request(method, self.url(path), headers=headers, **rest)
+            if stream:  # the caller reads the body as it comes, and closes the response
+                request = self.http.build_request(method, self.url(path), headers=headers, **rest)
+                response = self.http.send(request, stream=True)
+            else:
+                response = self.http.request(method, self.url(path), headers=headers, **rest)
         except httpx.TimeoutException as exc:
             raise Unavailable(f"The provider did not answer in time ({exc.__class__.__name__}).") from exc
         except httpx.ConnectError as exc:
@@ -152,6 +157,9 @@ class BaseClient:
         except httpx.HTTPError as exc:
             raise Unavailable(f"Connection to {self.base_url} failed: {exc}") from exc
         if response.status_code >= 400:
+            if stream:
+                response.read()
+                response.close()
             raise self.error_for(response)
         return response
 

@@ -14,10 +14,9 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-from tenacity import Retrying, retry_if_exception, stop_after_attempt
 
 from providers.base.client import BaseClient
-from providers.base.errors import AuthError, PermissionDenied, ProviderError, Unavailable
+from providers.base.errors import AuthError, PermissionDenied, ProviderError
 from providers.base.parse import obj, text
 
 API = "/api/v0"
@@ -156,27 +155,13 @@ class HarmontClient(BaseClient):
         if last_event_id is not None:
             headers["Last-Event-ID"] = str(last_event_id)
         timeout = httpx.Timeout(self.http.timeout.connect, read=read_timeout, write=5.0, pool=5.0)
-        request = self.http.build_request(
-            "GET", self.url(f"/v0/jobs/{path(job_id)}/logs"), params={"token": token}, headers=headers, timeout=timeout
+        # Reading a stream is safe to repeat: retried like any GET until it answers.
+        return self.request(
+            "GET",
+            f"/v0/jobs/{path(job_id)}/logs",
+            params={"token": token},
+            headers=headers,
+            timeout=timeout,
+            stream=True,
+            idempotent=True,
         )
-        retrying = Retrying(
-            stop=stop_after_attempt(self.max_attempts),
-            wait=self._wait,
-            retry=retry_if_exception(lambda exc: self._retryable(exc, True)),
-            reraise=True,
-        )
-        return retrying(self._open_stream, request)
-
-    def _open_stream(self, request: httpx.Request) -> httpx.Response:
-        self.requests += 1
-        try:
-            response = self.http.send(request, stream=True)
-        except httpx.TimeoutException as exc:
-            raise Unavailable(f"Harmont's log stream did not answer in time ({exc.__class__.__name__}).") from exc
-        except httpx.HTTPError as exc:
-            raise Unavailable(f"Cannot open Harmont's log stream: {exc}") from exc
-        if response.status_code >= 400:
-            response.read()
-            response.close()
-            raise self.error_for(response)
-        return response
