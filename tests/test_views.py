@@ -182,3 +182,11 @@ def test_the_api_lists_builds_with_permalinks(viewer_client, synced):
     assert first["url"].startswith("/semaphore/acme/build/")
     detail = viewer_client.get(reverse("api-build", args=["semaphore", "acme", first["external_id"]])).json()
     assert detail["external_id"] == first["external_id"] and "jobs" in detail
+
+
+def test_the_connection_page_lists_pipelines_that_belong_to_no_project(viewer_client, synced):
+    from dashboard.models import Pipeline
+
+    Pipeline.objects.create(connection=synced, external_id="nightly", name="nightly backup")
+    page = viewer_client.get(reverse("connection", args=["semaphore", synced.slug])).content.decode()
+    assert reverse("pipeline", args=["semaphore", synced.slug, "nightly"]) in page
