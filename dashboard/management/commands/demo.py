@@ -45,7 +45,9 @@ class Command(BaseCommand):
         parser.add_argument("--sync-interval", type=int, default=5)
 
     def handle(self, *args, port: int, sync_interval: int, **options):
+        # Also when started in the background, where SIGINT arrives ignored.
         signal.signal(signal.SIGTERM, _interrupt)
+        signal.signal(signal.SIGINT, _interrupt)
         call_command("migrate", interactive=False, verbosity=0)
         self.create_users()
         simulators = self.start_simulators(sync_interval)
