@@ -17,6 +17,7 @@ from django.core.management.base import BaseCommand
 
 from dashboard.models import Connection
 from dashboard.roles import OPERATOR_GROUP, VIEWER_GROUP
+from dashboard.sync import sync_connection
 from providers.base.simulator import Scale
 from providers.registry import KINDS, LABELS, simulator_class
 
@@ -51,6 +52,7 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=0)
         self.create_users()
         simulators = self.start_simulators(sync_interval)
+        self.first_syncs()
         worker = self.start_worker()
         url = f"http://127.0.0.1:{port}/"
         self.stdout.write(
@@ -101,6 +103,15 @@ class Command(BaseCommand):
             )
             simulators.append(sim)
         return simulators
+
+    def first_syncs(self) -> None:
+        """Sync once before serving, so the first page a visitor sees is already full."""
+        for connection in Connection.objects.filter(slug__startswith="demo-"):
+            run = sync_connection(connection.pk)
+            if run is not None:
+                self.stdout.write(
+                    f"  {connection.name}: {run.get_status_display()}, {run.created} rows in {run.duration:.1f} s"
+                )
 
     def start_worker(self) -> subprocess.Popen:
         command = [
