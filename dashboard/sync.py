@@ -187,6 +187,7 @@ def apply_batch(connection: Connection, batch: Batch) -> BatchResult:
                     "started_at": j.started_at,
                     "finished_at": j.finished_at,
                     "depends_on": j.depends_on,
+                    "allowed_failure": j.allowed_failure,
                     "raw": j.raw,
                 }
         schedule_pipelines = _fk_map(Pipeline, cid, known_pipelines, {s.pipeline_id for s in batch.schedules})

@@ -104,6 +104,7 @@ class Job(ProviderRow):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     depends_on = models.JSONField(default=list, blank=True, help_text="External ids of jobs this one waits for.")
+    allowed_failure = models.BooleanField(default=False, help_text="Failed, but the build was allowed to go on.")
 
     class Meta(ProviderRow.Meta):
         ordering = ["position", "id"]

@@ -22,7 +22,9 @@ def state_badge(obj) -> dict:
     state = getattr(obj, "state", "unknown")
     raw = getattr(obj, "raw_state", "")
     label = f"unknown ({raw})" if state == "unknown" else state
-    return {"state": state, "label": label, "icon": ICONS.get(state, "?"), "raw": raw}
+    if getattr(obj, "allowed_failure", False):
+        label, state = "failed (allowed)", "soft-failed"
+    return {"state": state, "label": label, "icon": ICONS.get(obj.state, "?"), "raw": raw}
 
 
 @register.filter

@@ -28,8 +28,8 @@ def connection_detail(request: HttpRequest, kind: str, slug: str) -> HttpRespons
         {
             "connection": connection,
             "projects": Project.objects.filter(connection=connection).defer("raw"),
-        # Providers without projects (prunner) hang their pipelines off the connection.
-        "pipelines": Pipeline.objects.filter(connection=connection, project__isnull=True).defer("raw"),
+            # Providers without projects (prunner) hang their pipelines off the connection.
+            "pipelines": Pipeline.objects.filter(connection=connection, project__isnull=True).defer("raw"),
             "runs": SyncRun.objects.filter(connection=connection)[:10],
             "page": _recent_builds(request, connection=connection),
         },

@@ -53,6 +53,8 @@ class JobRecord:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     depends_on: list[str] = field(default_factory=list)
+    # It failed, but the provider let the build go on (Harmont's soft fail).
+    allowed_failure: bool = False
     raw: dict = field(default_factory=dict)
 
 

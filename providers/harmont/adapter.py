@@ -389,6 +389,7 @@ def job_record(data: dict, position: int) -> JobRecord | None:
         started_at=timestamp(data.get("started_at")),
         finished_at=timestamp(data.get("finished_at")),
         depends_on=[d for d in (text(x) for x in items(data.get("depends_on"))) if d],
+        allowed_failure=data.get("soft_failed") is True,
         raw=data,
     )
 

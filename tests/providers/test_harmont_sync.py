@@ -148,6 +148,16 @@ def test_a_soft_failed_job_stays_failed_while_its_build_passes(harmont, sim, clo
     lint = stored.jobs.get(external_id=jobs["lint"].id)
     assert (lint.state, lint.raw_state, lint.exit_code) == (State.FAILED, "failed", 1)
     assert lint.raw["soft_failed"] is True and lint.raw["soft_fail_policy"] == {"exit_codes": [1]}
+    assert lint.allowed_failure and not stored.jobs.exclude(pk=lint.pk).filter(allowed_failure=True).exists()
+
+
+def test_the_build_page_shows_an_allowed_failure_apart_from_a_real_one(harmont, sim, clock, viewer_client):
+    sim.scale.arrival_every = 0
+    build, _jobs = scripted(sim, clock, {"lint": "failed"}, {})
+    clock.advance(60)
+    sync_connection(harmont.pk)
+    page = viewer_client.get(f"/harmont/{harmont.slug}/build/acme:ci:{build.number}").content.decode()
+    assert "failed (allowed)" in page and 'class="node state-failed soft-failed"' in page
 
 
 def test_timing_out_is_running_and_timed_out_is_failed(harmont, sim, clock):

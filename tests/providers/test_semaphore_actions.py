@@ -303,9 +303,11 @@ def test_the_v2_jobs_list_pages_with_tokens_and_answers_422_in_jsonapi_style(sem
 def test_pages_do_not_wait_for_the_provider(viewer_client, synced, semaphore_sim):
     build = Build.objects.first()
     before = len(semaphore_sim.requests)
-    for url in (reverse("build", args=["semaphore", synced.slug, build.external_id]),
-                reverse("connection", args=["semaphore", synced.slug]),
-                reverse("project", args=["semaphore", synced.slug, build.project.external_id])):
+    for url in (
+        reverse("build", args=["semaphore", synced.slug, build.external_id]),
+        reverse("connection", args=["semaphore", synced.slug]),
+        reverse("project", args=["semaphore", synced.slug, build.project.external_id]),
+    ):
         assert viewer_client.get(url).status_code == 200
     assert len(semaphore_sim.requests) == before
 
@@ -314,6 +316,7 @@ def test_an_unreachable_provider_shows_in_the_panel_in_words(viewer_client, sync
     build = Build.objects.first()
     synced.base_url = "http://127.0.0.1:9"
     synced.save()
-    response = viewer_client.get(reverse("panel", args=["semaphore", synced.slug, "build_panel", "build",
-                                                        build.external_id]))
+    response = viewer_client.get(
+        reverse("panel", args=["semaphore", synced.slug, "build_panel", "build", build.external_id])
+    )
     assert response.status_code == 200 and b"could not be asked" in response.content
