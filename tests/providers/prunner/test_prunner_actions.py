@@ -1,8 +1,6 @@
 """The schedule and cancel buttons, pressed through ``adapter.perform`` against the
 simulator, and the schedule form's variables."""
 
-# ruff: noqa: F811 (the fixtures imported from test_prunner_helpers are parameters here)
-
 from __future__ import annotations
 
 import pytest
@@ -13,7 +11,7 @@ from providers.base.errors import NotFound, Rejected
 from providers.prunner.adapter import NOT_SCHEDULABLE, PrunnerAdapter
 from providers.prunner.forms import ScheduleForm, parse_variables
 
-from .test_prunner_helpers import call, prunner, prunner_sim  # noqa: F401
+from .support import call
 
 
 @pytest.fixture

@@ -1,8 +1,6 @@
 """prunner has no job status: ours is derived from its flags in prunner.md's order, and
 tasks keep their six statuses as the raw state."""
 
-# ruff: noqa: F811 (the fixtures imported from test_prunner_helpers are parameters here)
-
 from __future__ import annotations
 
 import pytest
@@ -11,7 +9,7 @@ from dashboard.states import State
 from providers.prunner.mapping import build_record, job_status, task_state
 from providers.prunner.plans import PipelineDef
 
-from .test_prunner_helpers import call, custom_world, prunner_sim, task  # noqa: F401
+from .support import call, custom_world, task
 
 START = "2025-05-04T09:42:00Z"
 

@@ -12,9 +12,7 @@ from providers.jobsplatform.adapter import JobsPlatformAdapter
 from providers.jobsplatform.client import Window
 from tests.conftest import make_connection
 
-from . import test_jobsplatform_support as support
-
-jp_clock, jp_sim, jp, api, adapter = support.jp_clock, support.jp_sim, support.jp, support.api, support.adapter
+from . import support
 
 
 def sim_run_ids(sim) -> set[str]:

@@ -1,14 +1,12 @@
 """A prunner connection synced end to end into the database, over real HTTP."""
 
-# ruff: noqa: F811 (the fixtures imported from test_prunner_helpers are parameters here)
-
 from __future__ import annotations
 
 from dashboard.models import Build, Health, Job, Pipeline, SyncRun
 from dashboard.sync import sync_connection
 from providers.base.simulator import Faults
 
-from .test_prunner_helpers import call, prunner, prunner_sim  # noqa: F401
+from .support import call
 
 
 def listed(sim) -> dict[str, dict]:

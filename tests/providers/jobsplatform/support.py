@@ -1,6 +1,6 @@
 """Fixtures and helpers shared by the jobs platform tests (this module holds no tests).
 
-Test modules bind the fixtures by assignment (``jp_sim = support.jp_sim``)."""
+The fixtures reach the tests through this folder's conftest.py."""
 
 from __future__ import annotations
 

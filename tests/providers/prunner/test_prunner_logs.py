@@ -2,8 +2,6 @@
 red, grown while the task runs and stored for good once it ends; the job panel shows
 both streams side by side."""
 
-# ruff: noqa: F811 (the fixtures imported from test_prunner_helpers are parameters here)
-
 from __future__ import annotations
 
 import pytest
@@ -15,7 +13,7 @@ from providers.base.simulator import Faults
 from providers.prunner.adapter import RED, RESET, PrunnerAdapter, render_streams
 from providers.prunner.plans import PipelineDef, TaskDef
 
-from .test_prunner_helpers import call, custom_world, prunner, prunner_sim  # noqa: F401
+from .support import call, custom_world
 
 
 def text_of(log) -> str:

@@ -9,9 +9,7 @@ from dashboard.sync import sync_connection
 from providers.jobsplatform import contract as c
 from providers.jobsplatform.schedule import cron_problem, fires_between, last_fire, missed_fire, next_fire
 
-from . import test_jobsplatform_support as support
-
-jp_clock, jp_sim, jp, api, adapter = support.jp_clock, support.jp_sim, support.jp, support.api, support.adapter
+from . import support
 
 T = datetime(2026, 3, 10, 10, 0, 30, tzinfo=UTC)
 

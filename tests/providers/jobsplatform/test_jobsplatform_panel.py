@@ -13,9 +13,7 @@ from dashboard.sync import sync_connection
 from providers.base.errors import Rejected
 from providers.jobsplatform import contract as c
 
-from . import test_jobsplatform_support as support
-
-jp_clock, jp_sim, jp, api, adapter = support.jp_clock, support.jp_sim, support.jp, support.api, support.adapter
+from . import support
 
 
 @pytest.fixture

@@ -1,7 +1,5 @@
 """The prunner client and sync against a simulator that misbehaves on purpose."""
 
-# ruff: noqa: F811 (the fixtures imported from test_prunner_helpers are parameters here)
-
 from __future__ import annotations
 
 import pytest
@@ -12,7 +10,7 @@ from dashboard.sync import sync_connection
 from providers.base.errors import BadResponse, RateLimited, Unavailable
 from providers.base.simulator import Faults
 
-from .test_prunner_helpers import api, call, prunner, prunner_sim  # noqa: F401
+from .support import call
 
 
 def test_server_errors_are_retried_until_they_pass(api, prunner_sim):

@@ -9,9 +9,7 @@ from providers.base.errors import NotFound, Rejected
 from providers.jobsplatform import contract as c
 from providers.jobsplatform.actions import CreateJobForm, DeleteJobForm, UpdateJobForm
 
-from . import test_jobsplatform_support as support
-
-jp_clock, jp_sim, jp, api, adapter = support.jp_clock, support.jp_sim, support.jp, support.api, support.adapter
+from . import support
 
 
 @pytest.fixture

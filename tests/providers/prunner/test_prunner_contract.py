@@ -10,8 +10,6 @@ other fields). Where the swagger is silent or wrong, the test says so:
 - the 202 of schedule is only "default"; the 401 (plain text) is not in it at all;
 - cancel's success body (``true``) has no schema."""
 
-# ruff: noqa: F811 (the fixtures imported from test_prunner_helpers are parameters here)
-
 from __future__ import annotations
 
 import copy
@@ -25,9 +23,9 @@ import yaml
 
 from providers.prunner import tokens
 
-from .test_prunner_helpers import SECRET, call, prunner_sim  # noqa: F401
+from .support import SECRET, call
 
-SPEC = yaml.safe_load((Path(__file__).parents[2] / "providers/prunner/prunner-swagger.yml").read_text())
+SPEC = yaml.safe_load((Path(__file__).parents[3] / "providers/prunner/prunner-swagger.yml").read_text())
 ALWAYS = {
     "job": {"id", "pipeline", "tasks", "completed", "canceled", "errored", "created", "user"},
     "task": {"name", "status", "skipped", "exitCode", "errored"},

@@ -1,8 +1,6 @@
 """The simulated prunner's scheduler over real HTTP: task graphs over time, fail-fast and
 continue-after-failure, on_error, cancellation, concurrency, wait lists, retention."""
 
-# ruff: noqa: F811 (the fixtures imported from test_prunner_helpers are parameters here)
-
 from __future__ import annotations
 
 from providers.base.simulator import Scale
@@ -10,7 +8,7 @@ from providers.prunner.plans import PipelineDef
 from providers.prunner.simulator import PrunnerSimulator
 from providers.prunner.world import NO_QUEUE, QUEUE_FULL
 
-from .test_prunner_helpers import SECRET, call, custom_world, prunner_sim, task  # noqa: F401
+from .support import SECRET, call, custom_world, task
 
 ON_ERROR = task("on_error", duration=3)
 

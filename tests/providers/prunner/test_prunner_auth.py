@@ -1,8 +1,6 @@
 """prunner's JWT check (go-chi/jwtauth v5.3.3) in the simulator, and what our client and
 sync make of its refusals."""
 
-# ruff: noqa: F811 (the fixtures imported from test_prunner_helpers are parameters here)
-
 from __future__ import annotations
 
 import time
@@ -16,7 +14,7 @@ from providers.base.errors import AuthError
 from providers.prunner import tokens
 from providers.prunner.client import PrunnerClient
 
-from .test_prunner_helpers import SECRET, api, call, prunner, prunner_sim  # noqa: F401
+from .support import SECRET, call
 
 
 def refusal(response) -> str:

@@ -10,9 +10,7 @@ from providers.base.simulator import Faults
 from providers.jobsplatform import contract as c
 from providers.jobsplatform.client import JobsPlatformClient
 
-from . import test_jobsplatform_support as support
-
-jp_clock, jp_sim, jp, api, adapter = support.jp_clock, support.jp_sim, support.jp, support.api, support.adapter
+from . import support
 
 
 def test_it_sends_the_bearer_token(api, jp_sim):
