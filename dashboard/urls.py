@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from dashboard.previews import build_preview, job_preview
 from dashboard.views import actions, builds, connections, jobs, overviews, pages, system
 
 # Permalinks name the provider kind, the connection's slug and the provider's own id,
@@ -12,8 +13,8 @@ provider_urls = [
     path("pipeline/<path:external_id>", pages.pipeline_detail, name="pipeline"),
     path("do/<str:action_name>/<str:target>/<path:external_id>", actions.action_view, name="action"),
     path("panel/<str:name>/<str:target>/<path:external_id>", pages.panel, name="panel"),
-    path("build/<path:external_id>", builds.build_detail, name="build"),
-    path("job/<path:external_id>", jobs.job_detail, name="job"),
+    path("build/<path:external_id>", build_preview(builds.build_detail), name="build"),
+    path("job/<path:external_id>", job_preview(jobs.job_detail), name="job"),
     path("job-log/<path:external_id>", jobs.job_log_tail, name="job-log-tail"),
     path("job-log-raw/<path:external_id>", jobs.job_log_raw, name="job-log-raw"),
 ]

@@ -94,3 +94,21 @@ def test_the_token_is_encrypted_in_the_database(synced):
         stored = cursor.fetchone()[0]
     assert synced.token not in stored
     assert stored.startswith("gAAAA")  # a Fernet token
+
+
+def test_link_previews_are_off_unless_asked_for(client, synced, settings):
+    build = synced.build_set.filter(state="failed").first()
+    url = reverse("build", args=["semaphore", synced.slug, build.external_id])
+    assert client.get(url).status_code == 302
+
+    settings.PUBLIC_LINK_PREVIEWS = True
+    preview = client.get(url)
+    html = preview.content.decode()
+    assert preview.status_code == 200 and preview["X-Robots-Tag"].startswith("noindex")
+    assert f'property="og:title" content="✗ failed: {build.title}"' in html
+    assert build.branch in html and "Log in to see it" in html
+    assert build.commit_message not in html.replace(build.title, "")  # nothing beyond the summary
+    job = build.jobs.first()
+    job_preview = client.get(reverse("job", args=["semaphore", synced.slug, job.external_id])).content.decode()
+    assert f"{job.name} {job.state}" in job_preview and 'class="log"' not in job_preview
+    assert synced.token not in html + job_preview
