@@ -69,6 +69,17 @@ def find_target(connection: Connection, target: str, external_id: str) -> models
     return get_object_or_404(model, connection=connection, external_id=external_id)
 
 
+def target_name(obj: models.Model) -> str | None:
+    """The name an Action uses for ``obj``'s kind of target."""
+    if isinstance(obj, Connection):
+        return "connection"
+    return next((name for name, model in TARGET_MODELS.items() if isinstance(obj, model)), None)
+
+
+def connection_of(obj: models.Model) -> Connection:
+    return obj if isinstance(obj, Connection) else obj.connection
+
+
 def target_id(obj: models.Model) -> str:
     return "-" if isinstance(obj, Connection) else obj.external_id
 

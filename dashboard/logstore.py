@@ -43,15 +43,16 @@ def append(log: Log, text: str) -> None:
         log.size += len(data)
 
 
-def refresh_log(job: Job, adapter: Adapter | None = None) -> Log:
+def refresh_log(job: Job, adapter: Adapter | None = None, *, interactive: bool = False) -> Log:
     """Fetch what the provider has beyond our copy and store it. The provider is asked
     outside any transaction; if another request stored the same piece meanwhile, ours is
-    dropped, so concurrent viewers never double a log."""
+    dropped, so concurrent viewers never double a log. ``interactive``: a person waits,
+    so the provider is asked briefly."""
     log = log_for(job)
     if log.complete:
         return log
     own_adapter = adapter is None
-    adapter = adapter or adapter_class(job.connection.kind)(job.connection)
+    adapter = adapter or adapter_class(job.connection.kind)(job.connection, interactive=interactive)
     try:
         cursor = dict(log.cursor or {})
         piece = adapter.fetch_log(job, cursor)

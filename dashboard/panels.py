@@ -11,20 +11,9 @@ from django.template.loader import get_template
 from django.urls import reverse
 from django.utils.html import format_html
 
-from dashboard.actions import TARGET_MODELS, target_id
-from dashboard.models import Connection
+from dashboard.actions import connection_of, target_id, target_name
 from providers.base.errors import ProviderError
 from providers.registry import adapter_class
-
-
-def target_name(obj: models.Model) -> str | None:
-    if isinstance(obj, Connection):
-        return "connection"
-    return next((name for name, model in TARGET_MODELS.items() if isinstance(obj, model)), None)
-
-
-def connection_of(obj: models.Model) -> Connection:
-    return obj if isinstance(obj, Connection) else obj.connection
 
 
 def render_panel(request: HttpRequest | None, obj: models.Model, name: str, context: dict | None = None) -> str:
@@ -33,7 +22,7 @@ def render_panel(request: HttpRequest | None, obj: models.Model, name: str, cont
         template = get_template(f"providers/{connection.kind}/{name}.html")
     except TemplateDoesNotExist:
         return ""
-    adapter = adapter_class(connection.kind)(connection, panel=True)
+    adapter = adapter_class(connection.kind)(connection, interactive=True)
     try:
         extra = adapter.panel_context(obj, request, name) or {}
     except ProviderError as exc:

@@ -40,8 +40,6 @@ from dashboard.states import FINISHED
 from dashboard.upsert import existing_ids, upsert
 from providers.base.errors import (
     AuthError,
-    BadResponse,
-    PermissionDenied,
     ProviderError,
     RateLimited,
     Unavailable,
@@ -289,7 +287,7 @@ def health_for(exc: Exception) -> tuple[str, str]:
         return Health.UNREACHABLE, str(exc)
     if isinstance(exc, RateLimited):
         return Health.DEGRADED, f"{exc} (will try again at the next sync)"
-    if isinstance(exc, (BadResponse, PermissionDenied, ProviderError)):
+    if isinstance(exc, ProviderError):
         return Health.DEGRADED, f"Unexpected answer: {exc}"
     return Health.DEGRADED, f"Internal error during sync: {exc.__class__.__name__}: {exc}"
 

@@ -47,7 +47,8 @@ def test_leaving_the_token_blank_keeps_the_old_one(admin_client_, semaphore):
     "field, value, message",
     [
         ("base_url", "not a url", b"Enter a valid URL"),
-        ("base_url", "ftp://host/x", b"Enter a valid URL"),
+        ("base_url", "not-a-host", b"Enter a valid URL"),
+        ("base_url", "ftp://ftp.example.com/x", b"must start with http"),
         ("token", "", b"A token is required"),
         ("token", "two words", b"must not contain spaces"),
         ("options", "[1, 2]", b"must be a JSON object"),

@@ -16,11 +16,10 @@ def action(connection, name, target, external_id="-"):
 
 
 def test_the_schema_describes_the_api(viewer_client, synced):
-    response = viewer_client.get(reverse("api-schema"), HTTP_ACCEPT="application/json")
+    response = viewer_client.get(reverse("api-schema"))
     assert response.status_code == 200
-    paths = response.json()["paths"] if response["Content-Type"].startswith("application/json") else {}
     text = response.content.decode()
-    assert "/api/builds/" in text and "/api/actions/" in text, paths
+    assert "/api/builds/" in text and "/api/actions/" in text and "/api/deployments/" in text
 
 
 def test_builds_are_paged_by_cursor(viewer_client, synced):

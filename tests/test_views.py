@@ -190,3 +190,36 @@ def test_the_connection_page_lists_pipelines_that_belong_to_no_project(viewer_cl
     Pipeline.objects.create(connection=synced, external_id="nightly", name="nightly backup")
     page = viewer_client.get(reverse("connection", args=["semaphore", synced.slug])).content.decode()
     assert reverse("pipeline", args=["semaphore", synced.slug, "nightly"]) in page
+
+
+def test_the_build_page_costs_the_same_queries_whatever_its_job_count(viewer_client, synced):
+    from django.db import connection
+    from django.db.models import Count
+    from django.test.utils import CaptureQueriesContext
+
+    builds = Build.objects.annotate(n=Count("jobs")).filter(n__gt=0, state__in=["passed", "failed"]).order_by("n")
+    few, many = builds.first(), builds.last()
+    assert few.n < many.n
+    counts = []
+    for build in (few, many):
+        url = reverse("build", args=["semaphore", synced.slug, build.external_id])
+        viewer_client.get(url)  # warm the session
+        with CaptureQueriesContext(connection) as queries:
+            assert viewer_client.get(url).status_code == 200
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
+
+
+def test_a_failing_provider_is_asked_briefly_while_a_person_waits_for_a_log(
+    viewer_client, synced, semaphore_sim, clock
+):
+    from providers.base.simulator import Faults
+
+    synced.options = {"jobs_api": "v1alpha"}
+    synced.save()
+    job = advance_until_a_job_runs(semaphore_sim, clock, synced)
+    semaphore_sim.faults = Faults(error_rate=1.0)
+    before = semaphore_sim.count("/api/v1alpha/logs/")
+    page = viewer_client.get(reverse("job", args=["semaphore", synced.slug, job.external_id]))
+    assert page.status_code == 200 and b"Could not fetch the log" in page.content
+    assert semaphore_sim.count("/api/v1alpha/logs/") - before == 2  # two tries, not a sync's four

@@ -59,20 +59,14 @@ def job_url(job, name: str = "job") -> str:
 @register.inclusion_tag("dashboard/partials/actions.html", takes_context=True)
 def action_bar(context, obj) -> dict:
     """The buttons of ``obj``'s provider that apply to it, for operators only."""
-    from dashboard.actions import TARGET_MODELS, build_form, target_id
-    from dashboard.models import Connection
+    from dashboard.actions import build_form, connection_of, target_id, target_name
     from dashboard.roles import can_operate
     from providers.registry import adapter_class
 
     request = context.get("request")
     if request is None or not can_operate(request.user):
         return {"buttons": []}
-    connection = obj if isinstance(obj, Connection) else obj.connection
-    target = (
-        "connection"
-        if isinstance(obj, Connection)
-        else next((name for name, model in TARGET_MODELS.items() if isinstance(obj, model)), None)
-    )
+    connection, target = connection_of(obj), target_name(obj)
     buttons = []
     for action in adapter_class(connection.kind).actions_for(target):
         if not action.offered_for(obj):

@@ -32,7 +32,7 @@ def build_list(request: HttpRequest) -> HttpResponse:
 
 def build_detail(request: HttpRequest, kind: str, slug: str, external_id: str) -> HttpResponse:
     build = build_or_404(kind, slug, external_id)
-    jobs = list(build.jobs.defer("raw"))
+    jobs = list(build.jobs.defer("raw").select_related("connection"))
     context = {
         "build": build,
         "jobs": jobs,

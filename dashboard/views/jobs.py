@@ -35,7 +35,7 @@ def _refreshed(job: Job) -> tuple[Log, str]:
     if log_row.complete or fresh or job.state == "queued" or not _supports(job, Capability.LOGS):
         return log_row, ""
     try:
-        log_row = logstore.refresh_log(job)
+        log_row = logstore.refresh_log(job, interactive=True)
     except ProviderError as exc:
         return log_row, f"Could not fetch the log from {job.connection}: {exc}"
     if log_row.complete and not job.finished:

@@ -25,7 +25,7 @@ def agents(request: HttpRequest) -> HttpResponse:
 
 def deployments(request: HttpRequest) -> HttpResponse:
     targets = DeploymentTarget.objects.select_related("connection", "project").order_by("project__name", "name")
-    recent = Deployment.objects.select_related("connection", "target", "target__project", "build").order_by(
+    recent = Deployment.objects.select_related("connection", "target", "target__project", "build__connection").order_by(
         "-triggered_at", "-id"
     )[:50]
     return render(request, "dashboard/deployments.html", {"targets": targets, "recent": recent})

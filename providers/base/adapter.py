@@ -62,26 +62,23 @@ class Adapter:
     # Panels whose context asks the provider: they load after the page.
     live_panels: ClassVar[frozenset[str]] = frozenset()
 
-    def __init__(self, connection: Connection, client: BaseClient | None = None, *, panel: bool = False):
+    def __init__(self, connection: Connection, client: BaseClient | None = None, *, interactive: bool = False):
         self.connection = connection
         self.options = connection.options if isinstance(connection.options, dict) else {}
-        self.client = client or self.make_client(panel=panel)
+        self.client = client or self.make_client(interactive=interactive)
 
-    def make_client(self, panel: bool = False) -> BaseClient:
-        # A person waits for a panel: ask once, briefly, rather than retry for seconds.
+    def make_client(self, interactive: bool = False) -> BaseClient:
+        # A person waits for a page: ask briefly, rather than retry for a minute.
         return self.client_class(
             self.connection.base_url,
             self.connection.token,
             backoff=getattr(settings, "PROVIDER_RETRY_BACKOFF", None),
-            max_attempts=2 if panel else None,
-            timeout=5.0 if panel else None,
+            max_attempts=2 if interactive else None,
+            timeout=5.0 if interactive else None,
         )
 
     def close(self) -> None:
         self.client.close()
-
-    def supports(self, capability: Capability | str) -> bool:
-        return capability in self.capabilities
 
     @classmethod
     def action(cls, name: str) -> Action | None:
