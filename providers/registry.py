@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from providers.base.adapter import Adapter
-    from providers.base.simulator import Simulator
+    from providers.base.sim import Simulator
 
 KINDS: dict[str, str] = {
     "semaphore": "Semaphore",
@@ -22,7 +22,7 @@ LABELS: dict[str, str] = {**KINDS, "jobsplatform": "Jobs platform"}
 KIND_CHOICES = [(kind, LABELS[kind]) for kind in KINDS]
 
 _ADAPTERS = {kind: f"providers.{kind}.adapter.{name}Adapter" for kind, name in KINDS.items()}
-_SIMULATORS = {kind: f"providers.{kind}.simulator.{name}Simulator" for kind, name in KINDS.items()}
+_SIMULATORS = {kind: f"providers.{kind}.sim.{name}Simulator" for kind, name in KINDS.items()}
 
 
 def _load(dotted: str):

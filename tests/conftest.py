@@ -6,8 +6,8 @@ from django.contrib.auth.models import Group, User
 
 from dashboard.models import Connection
 from dashboard.roles import OPERATOR_GROUP, VIEWER_GROUP
-from providers.base.simulator import Clock, Faults, Scale
-from providers.semaphore.simulator import SemaphoreSimulator
+from providers.base.sim import Clock, Faults, Scale
+from providers.semaphore.sim import SemaphoreSimulator
 
 TOKEN = "sim-token-0123456789abcdef"
 

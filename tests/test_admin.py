@@ -6,7 +6,7 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from dashboard.models import Connection
-from providers.base.simulator import Faults
+from providers.base.sim import Faults
 
 ADD = "/admin/dashboard/connection/add/"
 

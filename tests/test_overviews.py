@@ -40,7 +40,7 @@ def test_the_schedules_page_answers_when_empty(viewer_client, synced):
 
 
 def test_the_schedules_page_lists_cron_jobs_with_their_next_run(viewer_client, clock):
-    from providers.jobsplatform.simulator import JobsPlatformSimulator
+    from providers.jobsplatform.sim import JobsPlatformSimulator
     from tests.conftest import make_connection
 
     sim = JobsPlatformSimulator("jp-token", seed=1, clock=clock).serve()

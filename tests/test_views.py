@@ -213,7 +213,7 @@ def test_the_build_page_costs_the_same_queries_whatever_its_job_count(viewer_cli
 def test_a_failing_provider_is_asked_briefly_while_a_person_waits_for_a_log(
     viewer_client, synced, semaphore_sim, clock
 ):
-    from providers.base.simulator import Faults
+    from providers.base.sim import Faults
 
     synced.options = {"jobs_api": "v1alpha"}
     synced.save()

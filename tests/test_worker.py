@@ -16,8 +16,8 @@ from django.db import connection as db
 
 from dashboard.models import Build, Connection, SyncRun
 from dashboard.sync import sync_connection
-from providers.base.simulator import Faults, Scale
-from providers.semaphore.simulator import SemaphoreSimulator
+from providers.base.sim import Faults, Scale
+from providers.semaphore.sim import SemaphoreSimulator
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 ROOT = Path(__file__).resolve().parent.parent

@@ -24,8 +24,8 @@ from django.utils import timezone
 from dashboard import logstore
 from dashboard.models import Build, Connection, Job, Project
 from dashboard.sync import sync_connection
-from providers.base.simulator import Scale
-from providers.semaphore.simulator import SemaphoreSimulator
+from providers.base.sim import Scale
+from providers.semaphore.sim import SemaphoreSimulator
 
 
 def timed(fn, repeat: int = 5) -> tuple[float, object]:

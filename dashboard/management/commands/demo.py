@@ -18,7 +18,7 @@ from django.core.management.base import BaseCommand
 from dashboard.models import Connection
 from dashboard.roles import OPERATOR_GROUP, VIEWER_GROUP
 from dashboard.sync import sync_connection
-from providers.base.simulator import Scale
+from providers.base.sim import Scale
 from providers.registry import KINDS, LABELS, simulator_class
 
 DEMO_USERS = [("admin", "admin", None), ("operator", "operator", OPERATOR_GROUP), ("viewer", "viewer", VIEWER_GROUP)]

@@ -4,7 +4,7 @@ import threading
 
 from django.core.management.base import BaseCommand, CommandError
 
-from providers.base.simulator import Faults, Scale
+from providers.base.sim import Faults, Scale
 from providers.registry import KINDS, simulator_class
 
 

@@ -10,11 +10,11 @@ import pytest
 
 from dashboard.models import Pipeline
 from dashboard.sync import apply_batch
-from providers.base.simulator import Clock, Scale
+from providers.base.sim import Clock, Scale
 from providers.jobsplatform.adapter import JobsPlatformAdapter
 from providers.jobsplatform.client import JobsPlatformClient
-from providers.jobsplatform.simulator import JobsPlatformSimulator
-from providers.jobsplatform.world import JobDef
+from providers.jobsplatform.sim import JobsPlatformSimulator
+from providers.jobsplatform.sim.world import JobDef
 from tests.conftest import TOKEN, make_connection
 
 # Two projects, each with: heartbeat (every minute), nightly-report (03:00 UTC),

@@ -6,7 +6,7 @@ from werkzeug.wrappers import Response
 from dashboard.models import Build, Connection, Health, SyncRun
 from dashboard.sync import sync_connection
 from providers.base.errors import AuthError, BadResponse, NotFound, RateLimited, Rejected, Unavailable
-from providers.base.simulator import Faults
+from providers.base.sim import Faults
 from providers.jobsplatform import contract as c
 from providers.jobsplatform.client import JobsPlatformClient
 

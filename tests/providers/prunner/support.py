@@ -5,12 +5,12 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from providers.base.simulator import Scale
+from providers.base.sim import Scale
 from providers.prunner import tokens
 from providers.prunner.client import PrunnerClient
-from providers.prunner.plans import PipelineDef, TaskDef
-from providers.prunner.simulator import PrunnerSimulator
-from providers.prunner.world import World
+from providers.prunner.sim import PrunnerSimulator
+from providers.prunner.sim.plans import PipelineDef, TaskDef
+from providers.prunner.sim.world import World
 from tests.conftest import make_connection
 
 SECRET = "prunner-test-secret-0123456789abcdef"

@@ -134,7 +134,7 @@ def test_a_connection_without_a_secret_sends_no_token_and_is_told_so(db, prunner
 
 
 def test_a_short_secret_prunner_accepts_works_without_warnings(clock, recwarn):
-    from providers.prunner.simulator import PrunnerSimulator
+    from providers.prunner.sim import PrunnerSimulator
 
     sim = PrunnerSimulator("sixteen-chars-ok", clock=clock).serve()
     try:

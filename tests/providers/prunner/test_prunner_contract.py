@@ -25,7 +25,7 @@ from providers.prunner import tokens
 
 from .support import SECRET, call
 
-SPEC = yaml.safe_load((Path(__file__).parents[3] / "providers/prunner/prunner-swagger.yml").read_text())
+SPEC = yaml.safe_load((Path(__file__).parents[3] / "docs/providers/prunner-swagger.yml").read_text())
 ALWAYS = {
     "job": {"id", "pipeline", "tasks", "completed", "canceled", "errored", "created", "user"},
     "task": {"name", "status", "skipped", "exitCode", "errored"},

@@ -8,7 +8,7 @@ from werkzeug.wrappers import Response
 from dashboard.models import Build, Health, SyncRun
 from dashboard.sync import sync_connection
 from providers.base.errors import BadResponse, RateLimited, Unavailable
-from providers.base.simulator import Faults
+from providers.base.sim import Faults
 
 from .support import call
 

@@ -9,9 +9,9 @@ import pytest
 from dashboard import logstore
 from dashboard.models import Build, Job
 from dashboard.sync import sync_connection
-from providers.base.simulator import Faults
+from providers.base.sim import Faults
 from providers.prunner.adapter import RED, RESET, PrunnerAdapter, render_streams
-from providers.prunner.plans import PipelineDef, TaskDef
+from providers.prunner.sim.plans import PipelineDef, TaskDef
 
 from .support import call, custom_world
 

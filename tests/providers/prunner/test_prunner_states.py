@@ -7,7 +7,7 @@ import pytest
 
 from dashboard.states import State
 from providers.prunner.mapping import build_record, job_status, task_state
-from providers.prunner.plans import PipelineDef
+from providers.prunner.sim.plans import PipelineDef
 
 from .support import call, custom_world, task
 

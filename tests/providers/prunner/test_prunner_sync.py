@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dashboard.models import Build, Health, Job, Pipeline, SyncRun
 from dashboard.sync import sync_connection
-from providers.base.simulator import Faults
+from providers.base.sim import Faults
 
 from .support import call
 

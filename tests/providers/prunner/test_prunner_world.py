@@ -3,10 +3,10 @@ continue-after-failure, on_error, cancellation, concurrency, wait lists, retenti
 
 from __future__ import annotations
 
-from providers.base.simulator import Scale
-from providers.prunner.plans import PipelineDef
-from providers.prunner.simulator import PrunnerSimulator
-from providers.prunner.world import NO_QUEUE, QUEUE_FULL
+from providers.base.sim import Scale
+from providers.prunner.sim import PrunnerSimulator
+from providers.prunner.sim.plans import PipelineDef
+from providers.prunner.sim.world import NO_QUEUE, QUEUE_FULL
 
 from .support import SECRET, call, custom_world, task
 

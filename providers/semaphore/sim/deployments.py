@@ -34,7 +34,7 @@ from datetime import UTC, datetime, timedelta
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
-from .sim_http import json_string, request_body, text
+from .http import json_string, request_body, text
 
 V1 = "/api/v1alpha"
 PAGE = 10

@@ -18,13 +18,13 @@ from openapi_core.testing import MockRequest, MockResponse
 from dashboard.models import Connection
 from providers.base.errors import ProviderError
 from providers.base.records import SyncContext
-from providers.base.simulator import Scale
+from providers.base.sim import Scale
 from providers.harmont.adapter import HarmontAdapter
 from providers.harmont.client import HarmontClient
-from providers.harmont.simulator import HarmontSimulator
+from providers.harmont.sim import HarmontSimulator
 from tests.conftest import TOKEN
 
-SPEC_FILE = Path(__file__).resolve().parents[2] / "providers" / "harmont" / "openapi.public.json"
+SPEC_FILE = Path(__file__).resolve().parents[3] / "docs" / "providers" / "harmont-openapi.public.json"
 HOST = "https://api.harmont.dev"
 
 

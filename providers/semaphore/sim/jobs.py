@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
-from .sim_http import request_body
+from .http import request_body
 from .world import JobPlan, Pipeline
 
 V1 = "/api/v1alpha"

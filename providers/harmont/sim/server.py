@@ -37,10 +37,10 @@ from datetime import UTC, datetime
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
-from providers.base.simulator import Simulator
+from providers.base.sim import Simulator
 
 from . import world
-from .sim_logs import LogStreamMixin
+from .logs import LogStreamMixin
 from .world import Build, Job, Org, Pipeline
 
 API = "/api/v0"

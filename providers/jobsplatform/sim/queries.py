@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 from werkzeug.datastructures import MultiDict
 
-from . import contract as c
-from .schedule import cron_problem
+from .. import contract as c
+from ..schedule import cron_problem
 from .world import Run
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

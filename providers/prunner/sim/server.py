@@ -30,9 +30,9 @@ from typing import Any
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
-from providers.base.simulator import Simulator
+from providers.base.sim import Simulator
 
-from . import tokens
+from .. import tokens
 from .plans import definitions
 from .run import TaskRun
 from .world import AlreadyCompleted, Job, JobNotFound, ScheduleError, World

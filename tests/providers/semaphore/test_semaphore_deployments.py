@@ -15,7 +15,7 @@ from providers.base.errors import AuthError, NotFound, PermissionDenied, Rejecte
 from providers.semaphore.adapter import SemaphoreAdapter
 from providers.semaphore.client import SemaphoreClient
 from providers.semaphore.deployments import HistoryFilterForm, TargetForm, micros, project_panel_context
-from providers.semaphore.sim_deployments import START_SECONDS, SYNC_SECONDS
+from providers.semaphore.sim.deployments import START_SECONDS, SYNC_SECONDS
 from tests.conftest import make_connection
 
 V1 = "/api/v1alpha"

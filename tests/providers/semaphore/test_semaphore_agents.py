@@ -29,7 +29,7 @@ from providers.base.errors import AuthError, NotFound, PermissionDenied, Rejecte
 from providers.semaphore.adapter import SemaphoreAdapter
 from providers.semaphore.agents import AgentTypeForm, DisableAgentsForm, connection_panel_context
 from providers.semaphore.client import SemaphoreClient
-from providers.semaphore.sim_agents import LEAVE_AFTER
+from providers.semaphore.sim.agents import LEAVE_AFTER
 
 V1 = "/api/v1alpha"
 ROWS_WITH_RAW = (

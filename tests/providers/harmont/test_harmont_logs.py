@@ -14,13 +14,12 @@ from dashboard.models import Job
 from dashboard.states import State
 from dashboard.sync import sync_connection
 from providers.base.errors import AuthError, PermissionDenied
-from providers.base.simulator import Scale
-from providers.harmont import world
+from providers.base.sim import Scale
 from providers.harmont.adapter import HarmontAdapter
 from providers.harmont.client import HarmontClient, LogTokenRefused
 from providers.harmont.logstream import paint, render
-from providers.harmont.sim_logs import chunk_json
-from providers.harmont.simulator import HarmontSimulator
+from providers.harmont.sim import HarmontSimulator, world
+from providers.harmont.sim.logs import chunk_json
 from tests.conftest import TOKEN, make_connection
 
 FAST = {"log_idle_seconds": 0.4, "log_max_seconds": 3}

@@ -20,15 +20,15 @@ from urllib.parse import urlencode
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
-from providers.base.simulator import Simulator
+from providers.base.sim import Simulator
 
 from . import world
-from .sim_actions import WorkflowActionsSimMixin
-from .sim_agents import AgentsSimMixin
-from .sim_deployments import DeploymentsSimMixin
-from .sim_http import json_string, text
-from .sim_jobs import JobsSimMixin
-from .sim_retention import RetentionSimMixin
+from .actions import WorkflowActionsSimMixin
+from .agents import AgentsSimMixin
+from .deployments import DeploymentsSimMixin
+from .http import json_string, text
+from .jobs import JobsSimMixin
+from .retention import RetentionSimMixin
 from .world import BlockPlan, JobPlan, Pipeline, Project, Workflow
 
 V1 = "/api/v1alpha"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from providers.base.errors import AuthError, BadResponse, NotFound, RateLimited, Rejected, Unavailable
-from providers.base.simulator import Faults, Scale
+from providers.base.sim import Faults, Scale
 from providers.harmont.client import HarmontClient
-from providers.harmont.simulator import HarmontSimulator
+from providers.harmont.sim import HarmontSimulator
 from tests.conftest import TOKEN
 
 

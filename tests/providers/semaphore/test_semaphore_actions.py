@@ -231,7 +231,7 @@ def test_creating_a_job_on_a_self_hosted_type_is_refused_by_the_form(operator_cl
 @pytest.mark.parametrize("jobs_v2, expected", [(True, "v2"), (False, "v1alpha")])
 def test_the_jobs_api_is_detected_per_connection(db, clock, jobs_v2, expected):
     from providers.semaphore.adapter import SemaphoreAdapter
-    from providers.semaphore.simulator import SemaphoreSimulator
+    from providers.semaphore.sim import SemaphoreSimulator
     from tests.conftest import make_connection
 
     sim = SemaphoreSimulator("t", seed=2, clock=clock, jobs_v2=jobs_v2).serve()
@@ -250,7 +250,7 @@ def test_the_jobs_api_is_detected_per_connection(db, clock, jobs_v2, expected):
 
 
 def test_a_v2_job_shows_its_time_limit_and_status_timeline(db, clock, operator_client):
-    from providers.semaphore.simulator import SemaphoreSimulator
+    from providers.semaphore.sim import SemaphoreSimulator
     from tests.conftest import make_connection
 
     sim = SemaphoreSimulator("t", seed=2, clock=clock).serve()
@@ -267,9 +267,9 @@ def test_a_v2_job_shows_its_time_limit_and_status_timeline(db, clock, operator_c
 
 def test_the_v1alpha_jobs_list_refuses_big_pages_and_pages_by_token(clock):
     from providers.base.errors import Rejected
-    from providers.base.simulator import Scale
+    from providers.base.sim import Scale
     from providers.semaphore.client import SemaphoreClient
-    from providers.semaphore.simulator import SemaphoreSimulator
+    from providers.semaphore.sim import SemaphoreSimulator
 
     semaphore_sim = SemaphoreSimulator("t", seed=4, clock=clock, scale=Scale(projects=2, builds=12, jobs=3)).serve()
     with semaphore_sim.stop_after(), SemaphoreClient(semaphore_sim.url, semaphore_sim.token) as api:

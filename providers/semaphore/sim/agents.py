@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
-from .sim_http import json_string, request_body, text
+from .http import json_string, request_body, text
 
 V1 = "/api/v1alpha"
 ORIGINS = ("assignment_origin_agent", "assignment_origin_aws_sts")

@@ -11,7 +11,7 @@ import math
 import random
 from dataclasses import dataclass, field
 
-from . import contract as c
+from .. import contract as c
 
 PROJECT_NAMES = ["data", "ops", "billing", "search", "mobile", "web"]
 

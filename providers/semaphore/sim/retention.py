@@ -13,7 +13,7 @@ import re
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
-from .sim_http import json_string, request_body
+from .http import json_string, request_body
 
 V1 = "/api/v1alpha"
 LEVELS = ("project", "workflow", "job")

@@ -15,7 +15,7 @@ import yaml
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
-from .sim_http import json_string, request_body
+from .http import json_string, request_body
 
 PROMOTIONS = ("Production", "Staging")
 

@@ -21,12 +21,12 @@ from typing import Any
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
-from providers.base.simulator import Simulator
+from providers.base.sim import Simulator
 
-from . import contract as c
-from . import sim_queries as queries
-from .schedule import next_fire
-from .sim_queries import Refusal, stamp
+from .. import contract as c
+from ..schedule import next_fire
+from . import queries
+from .queries import Refusal, stamp
 from .world import PROJECT_NAMES, TEMPLATES, JobDef, Project, Run, plan_run
 
 MAX_BACKLOG = 86400.0  # a clock jump longer than a day fires only the last day's schedule

@@ -5,7 +5,7 @@ import pytest
 from dashboard.models import Build, Health, SyncRun
 from dashboard.sync import sync_connection
 from providers.base.errors import AuthError, BadResponse, PermissionDenied, RateLimited, Unavailable
-from providers.base.simulator import Faults
+from providers.base.sim import Faults
 from providers.semaphore.client import SemaphoreClient
 
 

@@ -10,10 +10,10 @@ from dashboard.models import Build, Job, Pipeline
 from dashboard.states import State
 from dashboard.sync import apply_batch, sync_connection
 from providers.base.errors import PermissionDenied, Rejected
-from providers.base.simulator import Scale
+from providers.base.sim import Scale
 from providers.harmont.actions import TriggerForm
 from providers.harmont.adapter import HarmontAdapter, artifact
-from providers.harmont.simulator import HarmontSimulator
+from providers.harmont.sim import HarmontSimulator
 from tests.conftest import TOKEN, make_connection
 
 

@@ -8,9 +8,9 @@ from dashboard.models import Build, Connection, Health, Job, Pipeline, Project, 
 from dashboard.states import State
 from dashboard.sync import apply_batch, sync_connection
 from providers.base.records import SyncContext
-from providers.base.simulator import Faults, Scale
+from providers.base.sim import Faults, Scale
 from providers.harmont.adapter import HarmontAdapter
-from providers.harmont.simulator import HarmontSimulator
+from providers.harmont.sim import HarmontSimulator
 from tests.conftest import TOKEN, make_connection
 
 

@@ -1,0 +1,6 @@
+"""A fake of the provider's HTTP API for tests, the demo and benchmarks; production code
+never imports it."""
+
+from .server import SemaphoreSimulator
+
+__all__ = ["SemaphoreSimulator"]
