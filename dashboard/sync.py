@@ -36,6 +36,7 @@ from dashboard.models import (
     Schedule,
     SyncRun,
 )
+from dashboard.signals import batch_applied, send_safely, sync_finished
 from dashboard.states import FINISHED
 from dashboard.upsert import existing_ids, upsert
 from providers.base.errors import (
@@ -96,6 +97,8 @@ class BatchResult:
     updated: int = 0
     unchanged: int = 0
     finished_job_ids: list[int] = field(default_factory=list)
+    changed_build_ids: set[int] = field(default_factory=set)
+    finished_build_ids: list[int] = field(default_factory=list)
 
     def add(self, other) -> None:
         self.created += other.created
@@ -166,8 +169,10 @@ def apply_batch(connection: Connection, batch: Batch) -> BatchResult:
                 }
                 for b in batch.builds
             },
+            remember=("state",),
         )
         total.add(builds)
+        batch_build_states = {b.external_id: b.state for b in batch.builds}
         job_rows = {}
         for b in batch.builds:
             if b.jobs is None:
@@ -211,6 +216,13 @@ def apply_batch(connection: Connection, batch: Batch) -> BatchResult:
         )
         jobs = upsert(Job, cid, job_rows, remember=("state",))
         total.add(jobs)
+        total.changed_build_ids = {builds.ids[ext] for ext in builds.changed}
+        total.changed_build_ids |= {job_rows[ext]["build_id"] for ext in jobs.changed}
+        total.finished_build_ids = [
+            builds.ids[ext]
+            for ext in builds.changed
+            if batch_build_states[ext] in FINISHED and builds.previous.get(ext, {}).get("state") not in FINISHED
+        ]
         total.finished_job_ids = [
             jobs.ids[ext]
             for ext, row in job_rows.items()
@@ -226,6 +238,13 @@ def apply_batch(connection: Connection, batch: Batch) -> BatchResult:
         if batch.cursor is not None:
             Connection.objects.filter(pk=cid).update(sync_cursor=batch.cursor)
             connection.sync_cursor = batch.cursor
+        if total.changed_build_ids:
+            changed, finished = sorted(total.changed_build_ids), total.finished_build_ids
+            transaction.on_commit(
+                lambda: send_safely(
+                    batch_applied, connection=connection, changed_build_ids=changed, finished_build_ids=finished
+                )
+            )
     return total
 
 
@@ -361,6 +380,8 @@ def _run(connection: Connection, owner: str) -> SyncRun:
         last_synced_at=now,
         next_sync_at=now + timedelta(seconds=connection.sync_interval),
     )
+    connection.refresh_from_db()
+    send_safely(sync_finished, connection=connection, run=run)
     return run
 
 

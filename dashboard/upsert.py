@@ -20,6 +20,8 @@ class UpsertResult:
     updated: int = 0
     unchanged: int = 0
     previous: dict[str, dict] = field(default_factory=dict)
+    # External ids of the rows this write created or changed.
+    changed: list[str] = field(default_factory=list)
 
 
 def fingerprint(fields: dict) -> str:
@@ -72,6 +74,7 @@ def upsert(
         else:
             result.created += 1
         update_fields.update(fields)
+        result.changed.append(ext_id)
         changed.append(model(connection_id=connection_id, external_id=ext_id, fingerprint=fp, **fields))
     if changed:
         for part in chunked(changed):
