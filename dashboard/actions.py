@@ -13,21 +13,11 @@ from django import forms
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
 from django.db import models
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 
-from dashboard.models import (
-    ActionLog,
-    Agent,
-    AgentType,
-    Build,
-    Connection,
-    DeploymentTarget,
-    Job,
-    Pipeline,
-    Project,
-    RetentionPolicy,
-    Schedule,
-)
+from dashboard.models import ActionLog, Connection
+from dashboard.models.registry import ROW_MODELS, name_of
 from dashboard.roles import can_operate
 from providers.base.adapter import Action, Adapter
 from providers.base.errors import ProviderError
@@ -37,18 +27,6 @@ from providers.registry import adapter_class
 
 log = logging.getLogger(__name__)
 
-# Target name (as in ``Action.target``) -> model; provider-specific models join here.
-TARGET_MODELS: dict[str, type[models.Model]] = {
-    "build": Build,
-    "job": Job,
-    "pipeline": Pipeline,
-    "project": Project,
-    "schedule": Schedule,
-    "agent_type": AgentType,
-    "agent": Agent,
-    "deployment_target": DeploymentTarget,
-    "retention_policy": RetentionPolicy,
-}
 SECRET_WORDS = ("token", "password", "secret", "key")
 
 
@@ -63,17 +41,29 @@ def build_form(action: Action, data=None, obj=None) -> forms.Form:
 def find_target(connection: Connection, target: str, external_id: str) -> models.Model:
     if target == "connection":
         return connection
-    model = TARGET_MODELS.get(target)
+    model = ROW_MODELS.get(target)
     if model is None:
-        raise LookupError(target)
+        raise Http404("No such target.")
     return get_object_or_404(model, connection=connection, external_id=external_id)
 
 
 def target_name(obj: models.Model) -> str | None:
     """The name an Action uses for ``obj``'s kind of target."""
-    if isinstance(obj, Connection):
-        return "connection"
-    return next((name for name, model in TARGET_MODELS.items() if isinstance(obj, model)), None)
+    return name_of(obj)
+
+
+def resolve_action(
+    user: AbstractBaseUser, kind: str, slug: str, action_name: str, target: str, external_id: str
+) -> tuple[Connection, Action, models.Model]:
+    """What a button press names, for pages and the API alike: 404 for an unknown
+    connection, action or object; 403 unless the user may operate."""
+    connection = get_object_or_404(Connection, kind=kind, slug=slug)
+    action = adapter_class(kind).action(action_name)
+    if action is None or action.target != target:
+        raise Http404("No such action for this provider.")
+    if not can_operate(user):
+        raise PermissionDenied("Only operators may do this.")
+    return connection, action, find_target(connection, target, external_id)
 
 
 def connection_of(obj: models.Model) -> Connection:
@@ -135,7 +125,7 @@ def run_action(
     entry.ok, entry.answer = True, result.message
     entry.save()
     if result.refresh is not None:
-        from dashboard.sync import apply_batch
+        from dashboard.apply import apply_batch
 
         apply_batch(connection, result.refresh)
     return Outcome(True, result.message, result)

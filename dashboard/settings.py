@@ -141,9 +141,34 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(STATE_DIR / "celerybeat-schedule")
 # How often beat looks for connections whose sync is due (each has its own interval).
 SYNC_DISPATCH_EVERY = env.float("SYNC_DISPATCH_EVERY", default=5.0)
-# A sync holds its connection's lock this long unless it renews it; a killed worker's
-# lock therefore frees itself.
-SYNC_LOCK_TTL = env.int("SYNC_LOCK_TTL", default=300)
+# A sync holds its connection's lease this long unless it renews it (it does, while it
+# talks to the provider); a killed worker's lease therefore frees itself soon.
+SYNC_LOCK_TTL = env.int("SYNC_LOCK_TTL", default=45)
+# Bounds of one sync: seconds, and requests to the provider. Reaching one ends the sync,
+# keeping what it committed, and says so in the connection's health.
+SYNC_TIME_LIMIT = env.float("SYNC_TIME_LIMIT", default=240.0)
+SYNC_REQUEST_BUDGET = env.int("SYNC_REQUEST_BUDGET", default=5000)
+# After syncs fail in a row (unreachable, rate limited, a bound hit) the next one waits
+# longer, doubling up to this many seconds.
+SYNC_BACKOFF_MAX_SECONDS = env.float("SYNC_BACKOFF_MAX_SECONDS", default=300.0)
+# Worker slots that connections in trouble may hold at once; keep it below the workers'
+# total concurrency so healthy connections always have a slot.
+SYNC_TROUBLED_SLOTS = env.int("SYNC_TROUBLED_SLOTS", default=1)
+# A connection counts as stalled when no sync finished for this many of its intervals.
+SYNC_STALLED_INTERVALS = env.int("SYNC_STALLED_INTERVALS", default=5)
+# Deletions at the provider are believed only when they hold (see dashboard/evidence.py).
+GONE_CONFIRM_SYNCS = env.int("GONE_CONFIRM_SYNCS", default=2)
+GONE_CONFIRM_SECONDS = env.float("GONE_CONFIRM_SECONDS", default=120.0)
+GONE_CONFIRM_MASS_SECONDS = env.float("GONE_CONFIRM_MASS_SECONDS", default=900.0)
+# A build marked gone is looked at again a few times, in case the provider comes back.
+GONE_RECHECK_SECONDS = env.float("GONE_RECHECK_SECONDS", default=600.0)
+GONE_RECHECK_ATTEMPTS = env.int("GONE_RECHECK_ATTEMPTS", default=5)
+# Finished builds read incompletely (jobs missing, unknown states) are read again with back-off.
+RECHECK_BACKOFF_SECONDS = env.float("RECHECK_BACKOFF_SECONDS", default=60.0)
+RECHECK_BACKOFF_MAX_SECONDS = env.float("RECHECK_BACKOFF_MAX_SECONDS", default=3600.0)
+# What a page view may spend asking a provider: it never waits longer than this.
+PAGE_PROVIDER_SECONDS = env.float("PAGE_PROVIDER_SECONDS", default=2.5)
+PAGE_PROVIDER_REQUESTS = env.int("PAGE_PROVIDER_REQUESTS", default=10)
 # A running job's log is fetched from the provider at most this often, however many watch it.
 LOG_REFRESH_AFTER = env.float("LOG_REFRESH_AFTER", default=1.5)
 

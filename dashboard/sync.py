@@ -1,11 +1,18 @@
-"""One sync of one connection: lock, adapter batches -> bulk upserts -> cursor, SyncRun,
-health.
+"""One sync of one connection: lease, adapter batches -> writes -> cursor, SyncRun,
+health, and when to sync next.
 
-Each batch is written in one transaction together with the cursor it carries, so a
-worker killed mid-sync leaves the rows and the cursor agreeing, and the next sync resumes
-from there. The lock is a lease on the connection row (owner + expiry), renewed after
-every batch: overlapping beats skip a connection that is busy, and a dead worker's lease
-simply runs out."""
+Each batch is written in one transaction together with the cursor it carries (see
+``dashboard.apply``), so a worker killed mid-sync leaves the rows and the cursor
+agreeing, and the next sync resumes from there. The lock is a short lease on the
+connection row (owner + expiry) renewed while the sync talks to the provider:
+overlapping beats skip a connection that is busy, and a dead worker's lease runs out
+within ``SYNC_LOCK_TTL`` seconds.
+
+Every sync works within bounds: a request budget, a time limit (which also caps each
+request's timeout) and bounded listings. A bound reached ends the sync, keeps what it
+committed and says so in the connection's health. A provider asking us to wait longer
+than a few seconds (``Retry-After``), or failing to answer, moves its own connection's
+next sync back instead of holding a worker."""
 
 from __future__ import annotations
 
@@ -16,46 +23,38 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from dashboard.apply import BatchResult, apply_batch, backoff
+from dashboard.evidence import Evidence
 from dashboard.logstore import refresh_log
-from dashboard.models import (
-    Agent,
-    AgentType,
-    Build,
-    Connection,
-    Deployment,
-    DeploymentTarget,
-    Health,
-    Job,
-    Pipeline,
-    Project,
-    RetentionPolicy,
-    Schedule,
-    SyncRun,
-)
-from dashboard.signals import batch_applied, send_safely, sync_finished
+from dashboard.models import Build, Connection, Health, Job, SyncRun
+from dashboard.models.registry import model_named
+from dashboard.signals import send_safely, sync_finished
 from dashboard.states import FINISHED
-from dashboard.upsert import existing_ids, upsert
 from providers.base.errors import (
     AuthError,
+    BoundReached,
     ProviderError,
     RateLimited,
     Unavailable,
 )
-from providers.base.records import Batch, SyncContext, UnfinishedBuild
+from providers.base.records import HeldBuild, SyncContext
 from providers.registry import adapter_class
 
 log = logging.getLogger(__name__)
 
+__all__ = ["BatchResult", "apply_batch", "sync_connection"]
+
 REPOLL_LIMIT = 500
+RECHECK_LIMIT = 50
 LOG_PREFETCH_LIMIT = 50
 LOG_PREFETCH_WINDOW = timedelta(hours=1)
+STORED_LIMIT = 10_000
 
 
-# Lock -----------------------------------------------------------------------------------
+# Lease -----------------------------------------------------------------------------------
 def acquire_lock(connection_id: int, owner: str) -> bool:
     now = timezone.now()
     until = now + timedelta(seconds=settings.SYNC_LOCK_TTL)
@@ -76,236 +75,119 @@ class LockLost(Exception):
     """Another worker took over the connection (our lease ran out)."""
 
 
-# Model names as adapters use them, in the order rows must be written (referenced first).
-MODELS = {
-    "project": Project,
-    "pipeline": Pipeline,
-    "schedule": Schedule,
-    "build": Build,
-    "agent_type": AgentType,
-    "agent": Agent,
-    "deployment_target": DeploymentTarget,
-    "deployment": Deployment,
-    "retention_policy": RetentionPolicy,
-}
+class Lease:
+    """Renews the lease at most every third of its life, from wherever the sync is
+    (before each provider request and after each batch)."""
+
+    def __init__(self, connection_id: int, owner: str):
+        self.connection_id, self.owner = connection_id, owner
+        self.renewed = time.monotonic()
+
+    def keep(self) -> None:
+        if time.monotonic() - self.renewed < settings.SYNC_LOCK_TTL / 3:
+            return
+        if not renew_lock(self.connection_id, self.owner):
+            raise LockLost("The sync's lease ran out and another worker took over.")
+        self.renewed = time.monotonic()
 
 
-# Applying batches ---------------------------------------------------------------------------
-@dataclass
-class BatchResult:
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    finished_job_ids: list[int] = field(default_factory=list)
-    changed_build_ids: set[int] = field(default_factory=set)
-    finished_build_ids: list[int] = field(default_factory=list)
-
-    def add(self, other) -> None:
-        self.created += other.created
-        self.updated += other.updated
-        self.unchanged += other.unchanged
+# What a sync starts from --------------------------------------------------------------------
+def _held(build: dict, jobs: dict[int, dict]) -> HeldBuild:
+    return HeldBuild(
+        build["external_id"],
+        build["project__external_id"],
+        build["raw"] or {},
+        jobs.get(build["id"], {}),
+        state=build["state"],
+        gone=build["gone"],
+    )
 
 
-def _fk_map(model, connection_id: int, known: dict[str, int], wanted: set[str]) -> dict[str, int]:
-    missing = {w for w in wanted if w and w not in known}
-    return {**known, **existing_ids(model, connection_id, missing)} if missing else known
-
-
-def apply_batch(connection: Connection, batch: Batch) -> BatchResult:
-    """Write one batch and its cursor in a single transaction."""
-    cid = connection.pk
-    total = BatchResult()
-    with transaction.atomic():
-        projects = upsert(Project, cid, {p.external_id: {"name": p.name[:255], "raw": p.raw} for p in batch.projects})
-        total.add(projects)
-        project_ids = _fk_map(
-            Project, cid, projects.ids, {p.project_id for p in batch.pipelines} | {b.project_id for b in batch.builds}
-        )
-        pipelines = upsert(
-            Pipeline,
-            cid,
-            {
-                p.external_id: {"name": p.name[:255], "project_id": project_ids.get(p.project_id), "raw": p.raw}
-                for p in batch.pipelines
-            },
-        )
-        total.add(pipelines)
-        # Builds may name a definition the adapter did not list: create it from the build.
-        implied = {b.pipeline_id: b for b in batch.builds if b.pipeline_id}
-        known_pipelines = _fk_map(Pipeline, cid, pipelines.ids, set(implied))
-        missing = {k: v for k, v in implied.items() if k not in known_pipelines}
-        if missing:
-            made = upsert(
-                Pipeline,
-                cid,
-                {
-                    k: {"name": k.split(":", 1)[-1][:255], "project_id": project_ids.get(b.project_id), "raw": {}}
-                    for k, b in missing.items()
-                },
-            )
-            known_pipelines = {**known_pipelines, **made.ids}
-        builds = upsert(
-            Build,
-            cid,
-            {
-                b.external_id: {
-                    "project_id": project_ids.get(b.project_id),
-                    "pipeline_id": known_pipelines.get(b.pipeline_id),
-                    "number": b.number[:64],
-                    "title": b.title[:500],
-                    "group_id": b.group_id[:255],
-                    "branch": b.branch[:255],
-                    "commit_sha": b.commit_sha[:64],
-                    "commit_message": b.commit_message,
-                    "triggered_by": b.triggered_by[:255],
-                    "state": b.state,
-                    "raw_state": b.raw_state[:64],
-                    "created_at": b.created_at,
-                    "started_at": b.started_at,
-                    "finished_at": b.finished_at,
-                    "web_url": b.web_url[:500],
-                    "gone": False,
-                    "raw": b.raw,
-                }
-                for b in batch.builds
-            },
-            remember=("state",),
-        )
-        total.add(builds)
-        batch_build_states = {b.external_id: b.state for b in batch.builds}
-        job_rows = {}
-        for b in batch.builds:
-            if b.jobs is None:
-                continue
-            for j in b.jobs:
-                job_rows[j.external_id] = {
-                    "build_id": builds.ids[b.external_id],
-                    "name": j.name[:255],
-                    "group": j.group[:255],
-                    "position": j.position,
-                    "state": j.state,
-                    "raw_state": j.raw_state[:64],
-                    "exit_code": j.exit_code,
-                    "created_at": j.created_at,
-                    "started_at": j.started_at,
-                    "finished_at": j.finished_at,
-                    "depends_on": j.depends_on,
-                    "allowed_failure": j.allowed_failure,
-                    "raw": j.raw,
-                }
-        schedule_pipelines = _fk_map(Pipeline, cid, known_pipelines, {s.pipeline_id for s in batch.schedules})
-        total.add(
-            upsert(
-                Schedule,
-                cid,
-                {
-                    s.external_id: {
-                        "name": s.name[:255],
-                        "cron": s.cron[:255],
-                        "timezone": s.timezone[:64],
-                        "enabled": s.enabled,
-                        "project_id": project_ids.get(s.project_id),
-                        "pipeline_id": schedule_pipelines.get(s.pipeline_id),
-                        "next_run_at": s.next_run_at,
-                        "last_run_at": s.last_run_at,
-                        "raw": s.raw,
-                    }
-                    for s in batch.schedules
-                },
-            )
-        )
-        jobs = upsert(Job, cid, job_rows, remember=("state",))
-        total.add(jobs)
-        total.changed_build_ids = {builds.ids[ext] for ext in builds.changed}
-        total.changed_build_ids |= {job_rows[ext]["build_id"] for ext in jobs.changed}
-        total.finished_build_ids = [
-            builds.ids[ext]
-            for ext in builds.changed
-            if batch_build_states[ext] in FINISHED and builds.previous.get(ext, {}).get("state") not in FINISHED
-        ]
-        total.finished_job_ids = [
-            jobs.ids[ext]
-            for ext, row in job_rows.items()
-            if row["state"] in FINISHED and jobs.previous.get(ext, {}).get("state") not in FINISHED
-        ]
-        for label, external_id in batch.removed:
-            if label == "pipeline":  # its builds stay in our history, marked as gone at the provider
-                Build.objects.filter(connection_id=cid, pipeline__external_id=external_id).update(gone=True)
-            MODELS[label].objects.filter(connection_id=cid, external_id=external_id).delete()
-        apply_rows(cid, batch.rows, total)
-        if batch.gone_builds:
-            Build.objects.filter(connection_id=cid, external_id__in=batch.gone_builds).update(gone=True)
-        if batch.cursor is not None:
-            Connection.objects.filter(pk=cid).update(sync_cursor=batch.cursor)
-            connection.sync_cursor = batch.cursor
-        if total.changed_build_ids:
-            changed, finished = sorted(total.changed_build_ids), total.finished_build_ids
-            transaction.on_commit(
-                lambda: send_safely(
-                    batch_applied, connection=connection, changed_build_ids=changed, finished_build_ids=finished
-                )
-            )
-    return total
-
-
-def apply_rows(cid: int, rows: list, total: BatchResult) -> None:
-    """Upsert the batch's other rows model by model, resolving their foreign keys."""
-    by_model: dict[str, list] = {}
-    for row in rows:
-        by_model.setdefault(row.model, []).append(row)
-    for name, model in MODELS.items():
-        records = by_model.get(name)
-        if not records:
-            continue
-        wanted: dict[str, set[str]] = {}
-        for record in records:
-            for ref_model, ref_id in record.refs.values():
-                if ref_id:
-                    wanted.setdefault(ref_model, set()).add(ref_id)
-        resolved = {ref_model: existing_ids(MODELS[ref_model], cid, ids) for ref_model, ids in wanted.items()}
-        values = {}
-        for record in records:
-            fields = dict(record.fields)
-            for fk, (ref_model, ref_id) in record.refs.items():
-                fields[f"{fk}_id"] = resolved.get(ref_model, {}).get(ref_id) if ref_id else None
-            values[record.external_id] = fields
-        total.add(upsert(model, cid, values))
-
-
-def unfinished_builds(connection: Connection) -> list[UnfinishedBuild]:
-    builds = list(
+def builds_to_read(connection: Connection) -> list[HeldBuild]:
+    """The unfinished builds (every sync), then finished or gone ones whose recheck is
+    due (bounded, with back-off)."""
+    fields = ("id", "external_id", "project__external_id", "raw", "state", "gone")
+    unfinished = list(
         Build.objects.filter(connection=connection, gone=False)
         .exclude(state__in=FINISHED)
         .order_by("synced_at")
-        .values("id", "external_id", "project__external_id", "raw")[:REPOLL_LIMIT]
+        .values(*fields)[:REPOLL_LIMIT]
     )
+    due = list(
+        Build.objects.filter(connection=connection, recheck_at__lte=timezone.now())
+        .exclude(pk__in=[b["id"] for b in unfinished])
+        .order_by("recheck_at")
+        .values(*fields)[:RECHECK_LIMIT]
+    )
+    builds = unfinished + due
     jobs: dict[int, dict] = {}
     for build_id, ext_id, state, raw in Job.objects.filter(build_id__in=[b["id"] for b in builds]).values_list(
         "build_id", "external_id", "state", "raw"
     ):
         jobs.setdefault(build_id, {})[ext_id] = {"state": state, "raw": raw}
-    return [
-        UnfinishedBuild(b["external_id"], b["project__external_id"], b["raw"] or {}, jobs.get(b["id"], {}))
-        for b in builds
-    ]
+    return [_held(b, jobs) for b in builds]
+
+
+def control_build(connection: Connection) -> HeldBuild | None:
+    """A recent finished build, read to tell "this one is gone" from "the provider
+    answers 404 to everything right now"."""
+    build = (
+        Build.objects.filter(connection=connection, gone=False, state__in=FINISHED)
+        .order_by("-created_at", "-id")
+        .values("id", "external_id", "project__external_id", "raw", "state", "gone")
+        .first()
+    )
+    return _held(build, {}) if build else None
 
 
 def finished_ids(connection: Connection, external_ids: list[str]) -> set[str]:
+    """Builds held as finished (never read again). Gone ones are not among them, so a
+    listing that shows one again gets it read and restored."""
     return set(
         Build.objects.filter(
-            connection=connection, external_id__in=[i for i in external_ids if i], state__in=FINISHED
+            connection=connection, external_id__in=[i for i in external_ids if i], state__in=FINISHED, gone=False
         ).values_list("external_id", flat=True)
     )
 
 
+def stored_rows(connection: Connection):
+    def stored(model: str, fields: tuple[str, ...] = ("external_id",), **filters) -> list[dict]:
+        rows = model_named(model).objects.filter(connection=connection, **filters)
+        return list(rows.values(*fields)[:STORED_LIMIT])
+
+    return stored
+
+
+def context_for(connection: Connection) -> SyncContext:
+    return SyncContext(
+        cursor=dict(connection.sync_cursor or {}),
+        repoll=builds_to_read(connection),
+        finished_ids=lambda ids: finished_ids(connection, ids),
+        control=control_build(connection),
+        stored=stored_rows(connection),
+    )
+
+
 # The sync ----------------------------------------------------------------------------------
+@dataclass
+class Outcome:
+    health: str = Health.OK
+    error: str = ""
+    problems: list[str] = field(default_factory=list)
+    # Seconds to wait before the next sync, when the provider asked for more than usual.
+    wait: float | None = None
+    bound: str = ""
+
+
 def health_for(exc: Exception) -> tuple[str, str]:
     if isinstance(exc, AuthError):
         return Health.AUTH_FAILED, str(exc)
     if isinstance(exc, Unavailable):
         return Health.UNREACHABLE, str(exc)
     if isinstance(exc, RateLimited):
-        return Health.DEGRADED, f"{exc} (will try again at the next sync)"
+        return Health.DEGRADED, f"{exc} (the next sync waits as asked)"
+    if isinstance(exc, BoundReached):
+        return Health.DEGRADED, f"The sync stopped early: {exc}"
     if isinstance(exc, ProviderError):
         return Health.DEGRADED, f"Unexpected answer: {exc}"
     return Health.DEGRADED, f"Internal error during sync: {exc.__class__.__name__}: {exc}"
@@ -324,65 +206,107 @@ def sync_connection(connection_id: int) -> SyncRun | None:
             finished_at=timezone.now(),
             error="The worker stopped before this sync finished; the next sync resumed from its cursor.",
         )
-        return _run(connection, owner)
+        return _run(connection, Lease(connection_id, owner))
     finally:
         release_lock(connection_id, owner)
 
 
-def _run(connection: Connection, owner: str) -> SyncRun:
+def _run(connection: Connection, lease: Lease) -> SyncRun:
     started = time.monotonic()
     run = SyncRun.objects.create(connection=connection)
-    adapter = adapter_class(connection.kind)(connection)
-    problems: list[str] = []
+    adapter = adapter_class(connection.kind)(
+        connection,
+        budget=settings.SYNC_REQUEST_BUDGET,
+        deadline=started + settings.SYNC_TIME_LIMIT,
+        before_request=lease.keep,
+    )
+    outcome = Outcome()
+    gathered = Evidence()
     finished_jobs: list[int] = []
-    health, error = Health.OK, ""
+    read: set[str] = set()
+    ctx = None
     try:
-        ctx = SyncContext(
-            dict(connection.sync_cursor or {}), unfinished_builds(connection), lambda ids: finished_ids(connection, ids)
-        )
+        ctx = context_for(connection)
         for batch in adapter.sync(ctx):
-            result = apply_batch(connection, batch)
-            problems.extend(batch.problems)
+            result = apply_batch(connection, batch, gathered)
+            outcome.problems.extend(batch.problems)
             finished_jobs.extend(result.finished_job_ids)
+            read |= result.builds_read
             run.created += result.created
             run.updated += result.updated
             run.unchanged += result.unchanged
-            run.requests = adapter.requests
-            run.save(update_fields=["created", "updated", "unchanged", "requests"])
-            if not renew_lock(connection.pk, owner):
-                raise LockLost("The sync lease ran out and another worker took over.")
-        problems.extend(prefetch_logs(adapter, finished_jobs))
+            lease.keep()
+        outcome.problems.extend(prefetch_logs(adapter, finished_jobs))
     except LockLost as exc:
-        health, error = Health.DEGRADED, str(exc)
+        outcome.health, outcome.error = Health.DEGRADED, str(exc)
     except Exception as exc:
         if not isinstance(exc, ProviderError):
             log.exception("sync of connection %s failed", connection.pk)
-        health, error = health_for(exc)
+        outcome.health, outcome.error = health_for(exc)
+        if isinstance(exc, RateLimited) and exc.retry_after:
+            outcome.wait = exc.retry_after
+        if isinstance(exc, BoundReached):
+            outcome.bound = str(exc)
     finally:
         adapter.close()
+    outcome.problems.extend(gathered.problems)
+    if ctx is not None:
+        back_off_unread(connection, ctx, read)
+    return _finish(connection, run, adapter, outcome, started)
+
+
+def back_off_unread(connection: Connection, ctx: SyncContext, read: set[str]) -> None:
+    """Finished or gone builds we meant to read again but could not: later, less often."""
+    now = timezone.now()
+    rechecks = [h.external_id for h in ctx.repoll if h.external_id not in read and (h.gone or h.state in FINISHED)]
+    due = Build.objects.filter(connection=connection, external_id__in=rechecks, recheck_at__lte=now)
+    for row in due.only("pk", "gone", "recheck_attempts"):
+        attempts = row.recheck_attempts + 1
+        give_up = row.gone and attempts > settings.GONE_RECHECK_ATTEMPTS
+        Build.objects.filter(pk=row.pk).update(
+            recheck_at=None if give_up else now + backoff(attempts), recheck_attempts=attempts
+        )
+
+
+def _finish(connection: Connection, run: SyncRun, adapter, outcome: Outcome, started: float) -> SyncRun:
+    health, error = outcome.health, outcome.error
     if error:
-        run.status = SyncRun.Status.FAILED
-    elif problems:
+        run.status = SyncRun.Status.PARTIAL if outcome.bound else SyncRun.Status.FAILED
+    elif outcome.problems:
         run.status = SyncRun.Status.PARTIAL
         health = Health.DEGRADED
-        error = f"{len(problems)} item(s) could not be read: " + "; ".join(problems[:5])
+        error = f"{len(outcome.problems)} problem(s): " + "; ".join(outcome.problems[:5])
     else:
         run.status = SyncRun.Status.OK
+    if error and outcome.problems and outcome.bound:
+        error += f" Also: {'; '.join(outcome.problems[:3])}"
     run.error = error
     run.requests = adapter.requests
     run.finished_at = timezone.now()
     run.duration = round(time.monotonic() - started, 3)
     run.save()
+    troubled = health in (Health.UNREACHABLE,) or outcome.wait is not None or bool(outcome.bound)
+    failures = connection.failures + 1 if troubled else 0
     now = timezone.now()
     Connection.objects.filter(pk=connection.pk).update(
         health=health,
         last_error=error,
         last_synced_at=now,
-        next_sync_at=now + timedelta(seconds=connection.sync_interval),
+        failures=failures,
+        next_sync_at=now + timedelta(seconds=next_wait(connection.sync_interval, failures, outcome.wait)),
     )
     connection.refresh_from_db()
     send_safely(sync_finished, connection=connection, run=run)
     return run
+
+
+def next_wait(interval: float, failures: int, asked: float | None) -> float:
+    """The usual interval; longer after failures in a row (doubling, capped); at least
+    what the provider asked for."""
+    wait = interval
+    if failures:
+        wait = min(interval * 2 ** (failures - 1), max(settings.SYNC_BACKOFF_MAX_SECONDS, interval))
+    return max(wait, asked or 0)
 
 
 def prefetch_logs(adapter, job_ids: list[int]) -> list[str]:
@@ -399,18 +323,33 @@ def prefetch_logs(adapter, job_ids: list[int]) -> list[str]:
     for job in jobs:
         try:
             refresh_log(job, adapter)
-        except (AuthError, Unavailable, RateLimited):
+        except (AuthError, Unavailable, RateLimited, BoundReached):
             raise
         except ProviderError as exc:
             problems.append(f"log of job {job.external_id}: {exc}")
     return problems
 
 
+# Dispatch -----------------------------------------------------------------------------------
 def dispatch_due() -> list[int]:
     """Connections whose next sync is due; their next time moves on so the next beat
-    does not dispatch them again while they run."""
+    does not dispatch them again while they run. Connections in trouble (failing syncs
+    in a row) take at most ``SYNC_TROUBLED_SLOTS`` worker slots at once, so providers
+    that hang cannot hold every worker while healthy connections wait."""
     now = timezone.now()
-    due = list(Connection.objects.filter(enabled=True, next_sync_at__lte=now).values_list("pk", "sync_interval"))
-    for pk, interval in due:
-        Connection.objects.filter(pk=pk).update(next_sync_at=now + timedelta(seconds=interval))
-    return [pk for pk, _ in due]
+    due = list(
+        Connection.objects.filter(enabled=True, next_sync_at__lte=now)
+        .order_by("next_sync_at")
+        .values_list("pk", "sync_interval", "failures")
+    )
+    busy_troubled = Connection.objects.filter(failures__gt=0, lock_until__gt=now).count()
+    room = max(settings.SYNC_TROUBLED_SLOTS - busy_troubled, 0)
+    chosen = []
+    for pk, interval, failures in due:
+        if failures:
+            if not room:
+                continue  # left due: picked up when a slot frees
+            room -= 1
+        chosen.append(pk)
+        Connection.objects.filter(pk=pk).update(next_sync_at=now + timedelta(seconds=max(interval, 1)))
+    return chosen

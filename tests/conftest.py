@@ -26,6 +26,13 @@ def _fast_retries(settings):
 
 
 @pytest.fixture
+def believe_deletions_at_once(settings):
+    """Deletions still need two syncs that agree, but no wait between them."""
+    settings.GONE_CONFIRM_SECONDS = 0
+    settings.GONE_CONFIRM_MASS_SECONDS = 0
+
+
+@pytest.fixture
 def clock():
     return Clock(manual=True)
 

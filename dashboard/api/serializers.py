@@ -75,7 +75,7 @@ class JobSerializer(serializers.ModelSerializer):
         return [job.connection.kind, job.connection.slug, job.external_id]
 
     def get_url(self, job: Job) -> str:
-        return reverse("job", args=self._permalink_args(job))
+        return job.get_absolute_url()
 
     def get_log_url(self, job: Job) -> str:
         return reverse("api-job-log", args=self._permalink_args(job))
@@ -113,7 +113,7 @@ class BuildSerializer(serializers.ModelSerializer):
         ]
 
     def get_url(self, build: Build) -> str:
-        return reverse("build", args=[build.connection.kind, build.connection.slug, build.external_id])
+        return build.get_absolute_url()
 
 
 class BuildDetailSerializer(BuildSerializer):
@@ -176,10 +176,7 @@ class DeploymentSerializer(serializers.ModelSerializer):
         ]
 
     def get_build_url(self, deployment: Deployment) -> str | None:
-        build = deployment.build
-        if build is None:
-            return None
-        return reverse("build", args=[build.connection.kind, build.connection.slug, build.external_id])
+        return deployment.build.get_absolute_url() if deployment.build else None
 
 
 class DeploymentTargetSerializer(serializers.ModelSerializer):

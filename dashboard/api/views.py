@@ -1,5 +1,6 @@
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db.models import Prefetch, prefetch_related_objects
-from django.http import Http404, StreamingHttpResponse
+from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics
@@ -10,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from dashboard import logstore
-from dashboard.actions import build_form, find_target, run_action
+from dashboard.actions import build_form, resolve_action, run_action
 from dashboard.filters import BuildFilter
 from dashboard.models import (
     ActionLog,
@@ -24,9 +25,7 @@ from dashboard.models import (
     RetentionPolicy,
     Schedule,
 )
-from dashboard.roles import can_operate
-from dashboard.views.common import build_or_404, connection_or_404, job_or_404
-from providers.registry import adapter_class
+from dashboard.views.common import build_or_404, job_or_404
 
 from .serializers import (
     ActionLogSerializer,
@@ -167,16 +166,10 @@ class ActionRun(APIView):
         },
     )
     def post(self, request: Request, kind: str, slug: str, action_name: str, target: str, external_id: str) -> Response:
-        connection = connection_or_404(kind, slug)
-        action = adapter_class(kind).action(action_name)
-        if action is None or action.target != target:
-            raise Http404("No such action for this provider.")
-        if not can_operate(request.user):
-            raise PermissionDenied("Only operators may do this.")
         try:
-            obj = find_target(connection, target, external_id)
-        except LookupError as exc:
-            raise Http404("No such target.") from exc
+            connection, action, obj = resolve_action(request.user, kind, slug, action_name, target, external_id)
+        except DjangoPermissionDenied as exc:
+            raise PermissionDenied(str(exc)) from exc
         data = request.data if isinstance(request.data, dict) else {}
         form = build_form(action, data, obj)
         if not form.is_valid():

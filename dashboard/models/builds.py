@@ -9,6 +9,8 @@ from .base import ProviderRow
 
 class Project(ProviderRow):
     name = models.CharField(max_length=255)
+    keep_when_gone = True
+    page_name = "project"
 
     class Meta(ProviderRow.Meta):
         ordering = ["name"]
@@ -22,6 +24,8 @@ class Pipeline(ProviderRow):
 
     project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.CASCADE)
     name = models.CharField(max_length=255)
+    keep_when_gone = True
+    page_name = "pipeline"
 
     class Meta(ProviderRow.Meta):
         ordering = ["name"]
@@ -48,6 +52,11 @@ class Schedule(ProviderRow):
     def __str__(self) -> str:
         return f"{self.name} ({self.cron})"
 
+    def get_absolute_url(self) -> str:
+        if self.pipeline_id:
+            return self.pipeline.get_absolute_url()
+        return self.section_url("#schedules")
+
 
 class Build(ProviderRow):
     """One run of a pipeline, whatever the provider calls it."""
@@ -67,7 +76,12 @@ class Build(ProviderRow):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     web_url = models.URLField(max_length=500, blank=True)
-    gone = models.BooleanField(default=False, help_text="The provider no longer has it.")
+    # Finished builds are read again only when something is missing (jobs never read, a
+    # state we did not know) or they were marked gone: at this time, with back-off.
+    recheck_at = models.DateTimeField(null=True, blank=True, editable=False)
+    recheck_attempts = models.PositiveSmallIntegerField(default=0, editable=False)
+    keep_when_gone = True
+    page_name = "build"
 
     class Meta(ProviderRow.Meta):
         indexes = [
@@ -76,6 +90,7 @@ class Build(ProviderRow):
             models.Index(fields=["project", "-created_at", "-id"], name="build_project_recent"),
             models.Index(fields=["state", "-created_at", "-id"], name="build_state_recent"),
             models.Index(fields=["branch", "-created_at", "-id"], name="build_branch_recent"),
+            models.Index(fields=["connection", "recheck_at"], name="build_recheck"),
         ]
 
     def __str__(self) -> str:
@@ -105,6 +120,8 @@ class Job(ProviderRow):
     finished_at = models.DateTimeField(null=True, blank=True)
     depends_on = models.JSONField(default=list, blank=True, help_text="External ids of jobs this one waits for.")
     allowed_failure = models.BooleanField(default=False, help_text="Failed, but the build was allowed to go on.")
+    keep_when_gone = True
+    page_name = "job"
 
     class Meta(ProviderRow.Meta):
         ordering = ["position", "id"]

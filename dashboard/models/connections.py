@@ -1,5 +1,6 @@
 from django.core.validators import MinValueValidator
 from django.db import models
+from django.urls import reverse
 from django.utils import timezone
 
 from dashboard.fields import EncryptedTextField
@@ -12,6 +13,8 @@ class Health(models.TextChoices):
     DEGRADED = "degraded", "degraded"
     AUTH_FAILED = "auth_failed", "auth failed"
     UNREACHABLE = "unreachable", "unreachable"
+    # No sync finished for several intervals, or one ran past its time limit.
+    STALLED = "stalled", "stalled"
 
 
 class Connection(models.Model):
@@ -45,6 +48,8 @@ class Connection(models.Model):
     sync_cursor = models.JSONField(default=dict, blank=True, editable=False)
     lock_owner = models.CharField(max_length=64, blank=True, editable=False)
     lock_until = models.DateTimeField(null=True, blank=True, editable=False)
+    # Syncs in a row that ended unreachable, timed out or rate limited: the next one waits longer.
+    failures = models.PositiveSmallIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -53,6 +58,9 @@ class Connection(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("connection", args=[self.kind, self.slug])
 
     @property
     def kind_label(self) -> str:

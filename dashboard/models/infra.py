@@ -23,13 +23,17 @@ class AgentType(ProviderRow):
     def __str__(self) -> str:
         return self.name
 
+    def get_absolute_url(self) -> str:
+        return self.connection.get_absolute_url() + "#agents"
+
 
 class Agent(ProviderRow):
     """One connected self-hosted agent (external id: its name)."""
 
     agent_type = models.ForeignKey(AgentType, null=True, blank=True, on_delete=models.SET_NULL)
     name = models.CharField(max_length=255)
-    state = models.CharField(max_length=64, blank=True, help_text="As the provider says it (waiting_for_job...).")
+    state = models.CharField(max_length=32, blank=True, help_text="idle, busy, disabled or offline.")
+    raw_state = models.CharField(max_length=64, blank=True, help_text="As the provider says it.")
     version = models.CharField(max_length=64, blank=True)
     os = models.CharField(max_length=255, blank=True)
     arch = models.CharField(max_length=64, blank=True)
@@ -45,6 +49,9 @@ class Agent(ProviderRow):
     def __str__(self) -> str:
         return self.name
 
+    def get_absolute_url(self) -> str:
+        return self.connection.get_absolute_url() + "#agents"
+
 
 class DeploymentTarget(ProviderRow):
     project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.CASCADE)
@@ -52,6 +59,7 @@ class DeploymentTarget(ProviderRow):
     description = models.TextField(blank=True)
     url = models.CharField(max_length=500, blank=True)
     state = models.CharField(max_length=32, blank=True)
+    raw_state = models.CharField(max_length=64, blank=True, help_text="As the provider says it.")
     state_message = models.TextField(blank=True)
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(null=True, blank=True)
@@ -63,6 +71,9 @@ class DeploymentTarget(ProviderRow):
     def __str__(self) -> str:
         return self.name
 
+    def get_absolute_url(self) -> str:
+        return self.section_url("#deployment-targets")
+
 
 class Deployment(ProviderRow):
     """One entry of a deployment target's history."""
@@ -73,6 +84,7 @@ class Deployment(ProviderRow):
     triggered_by = models.CharField(max_length=255, blank=True)
     triggered_at = models.DateTimeField(null=True, blank=True)
     state = models.CharField(max_length=32, blank=True)
+    raw_state = models.CharField(max_length=64, blank=True, help_text="As the provider says it.")
     state_message = models.TextField(blank=True)
 
     class Meta(ProviderRow.Meta):
@@ -81,6 +93,9 @@ class Deployment(ProviderRow):
 
     def __str__(self) -> str:
         return f"{self.target} {self.triggered_at:%Y-%m-%d %H:%M}" if self.triggered_at else str(self.target)
+
+    def get_absolute_url(self) -> str:
+        return self.target.get_absolute_url()
 
 
 class RetentionPolicy(ProviderRow):
@@ -91,3 +106,6 @@ class RetentionPolicy(ProviderRow):
 
     def __str__(self) -> str:
         return f"retention of {self.project}"
+
+    def get_absolute_url(self) -> str:
+        return self.section_url("#retention")

@@ -48,11 +48,14 @@ def duration(value: timedelta | None) -> str:
 
 @register.simple_tag
 def build_url(build) -> str:
-    return reverse("build", args=[build.connection.kind, build.connection.slug, build.external_id])
+    return build.get_absolute_url()
 
 
 @register.simple_tag
 def job_url(job, name: str = "job") -> str:
+    """The job's page, or another of its views (``job-log-tail``, ``job-log-raw``)."""
+    if name == "job":
+        return job.get_absolute_url()
     return reverse(name, args=[job.connection.kind, job.connection.slug, job.external_id])
 
 

@@ -1,15 +1,9 @@
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 
-from dashboard.actions import build_form, find_target, run_action
-from dashboard.links import permalink
-from dashboard.roles import can_operate
-from providers.registry import adapter_class
-
-from .common import connection_or_404
+from dashboard.actions import build_form, resolve_action, run_action
 
 
 @never_cache
@@ -18,17 +12,8 @@ def action_view(
 ) -> HttpResponse:
     """GET: the action's form or confirmation. POST: do it, then go to the target's page
     with the answer, or show values the provider gives only once."""
-    connection = connection_or_404(kind, slug)
-    action = adapter_class(kind).action(action_name)
-    if action is None or action.target != target:
-        raise Http404("No such action for this provider.")
-    try:
-        obj = find_target(connection, target, external_id)
-    except LookupError as exc:
-        raise Http404("No such target.") from exc
-    if not can_operate(request.user):
-        raise PermissionDenied("Only operators may do this.")
-    back = permalink(obj)
+    connection, action, obj = resolve_action(request.user, kind, slug, action_name, target, external_id)
+    back = obj.get_absolute_url()
     context = {"connection": connection, "action": action, "obj": obj, "back": back}
     if request.method != "POST":
         return render(request, "dashboard/action.html", {**context, "form": build_form(action, obj=obj)})

@@ -1,20 +1,43 @@
-"""The contract between a provider package and the rest of the dashboard."""
+"""The contract between a provider package and the rest of the dashboard, and the sync
+skeleton every provider shares.
+
+A provider's adapter maps and fetches; the engine (``dashboard.sync``) writes. What an
+adapter needs from stored state arrives in the ``SyncContext``. The shared pieces:
+
+- ``scopes``: the projects (organizations, ...) to sync: named in the connection's
+  options, or else listed (a complete listing is also evidence of deletions);
+- ``repoll``: read again, in chunks, the builds the engine hands over (unfinished ones,
+  and finished ones due a recheck); a 404 counts as evidence of deletion only while the
+  provider answers other requests normally;
+- ``scan``: a newest-first listing read down to a high-water mark, page by page, with
+  its resume point and a retry list in the cursor, so a killed sync resumes, and no
+  item that failed to read is ever passed over for good.
+
+Every provider call runs within the bounds the engine gives the client (requests,
+time, pages); see ``providers.base.client``."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+import copy
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.conf import settings
 
+from .actions import Action, ActionSet
 from .client import BaseClient
-from .errors import CONNECTION_ERRORS, ProviderError
-from .records import ActionResult, Batch, LogPiece, SyncContext
+from .errors import CONNECTION_ERRORS, NotFound, ProviderError
+from .panels import PanelSet
+from .records import ActionResult, Batch, BuildRecord, HeldBuild, Listing, LogPiece, SyncContext
 
 if TYPE_CHECKING:
     from dashboard.models import Connection, Job
+
+MAX_RETRY = 200  # items of one listing kept for reading again
+SCAN_PAGES_PER_SYNC = 20
 
 
 class Capability(StrEnum):
@@ -31,73 +54,138 @@ class Capability(StrEnum):
     METRICS = "metrics"
 
 
-@dataclass(frozen=True)
-class Action:
-    """A button. ``target`` names the model it acts on ("build", "job", "pipeline",
-    "project", "connection", ...). ``form`` (a Django form class) takes and validates
-    the parameters before anything is sent; ``destructive`` actions are confirmed by the
-    user first; ``secret_fields`` are never written to the audit log. ``applies`` says
-    whether the button is offered for a given object (e.g. only unfinished builds), and
-    ``unavailable`` may give the reason it is shown disabled."""
+@dataclass
+class Scope:
+    """A project, organization or workspace part that a sync walks."""
 
-    name: str
-    label: str
-    target: str
-    destructive: bool = False
-    form: type | None = None
-    secret_fields: tuple[str, ...] = ()
-    applies: Callable[[Any], bool] | None = None
-    unavailable: Callable[[Any], str] | None = None
-    help: str = ""
+    external_id: str
+    name: str = ""
+    raw: dict = field(default_factory=dict)
 
-    def offered_for(self, obj: Any) -> bool:
-        return self.applies is None or bool(self.applies(obj))
+
+@dataclass
+class ScanItem:
+    """One entry of a newest-first listing: ``key`` grows with newness (a number, a
+    creation time), ``data`` is the provider's item."""
+
+    key: float
+    external_id: str
+    data: Any = None
+
+
+def chunks(seq: list, size: int) -> Iterator[list]:
+    for i in range(0, len(seq), size):
+        yield seq[i : i + size]
 
 
 class Adapter:
     kind: ClassVar[str]
     client_class: ClassVar[type[BaseClient]]
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
-    actions: ClassVar[tuple[Action, ...]] = ()
-    # Panels whose context asks the provider: they load after the page.
-    live_panels: ClassVar[frozenset[str]] = frozenset()
+    actions: ClassVar[ActionSet] = ActionSet()
+    panels: ClassVar[PanelSet] = PanelSet()
+    repoll_chunk: ClassVar[int] = 20
 
-    def __init__(self, connection: Connection, client: BaseClient | None = None, *, interactive: bool = False):
+    def __init__(
+        self,
+        connection: Connection,
+        client: BaseClient | None = None,
+        *,
+        interactive: bool = False,
+        budget: int | None = None,
+        deadline: float | None = None,
+        before_request: Callable[[], None] | None = None,
+    ):
         self.connection = connection
         self.options = connection.options if isinstance(connection.options, dict) else {}
-        self.client = client or self.make_client(interactive=interactive)
+        self.client = client or self.make_client(
+            interactive=interactive, budget=budget, deadline=deadline, before_request=before_request
+        )
 
-    def make_client(self, interactive: bool = False) -> BaseClient:
-        # A person waits for a page: ask briefly, rather than retry for a minute.
+    def make_client(
+        self,
+        *,
+        interactive: bool = False,
+        budget: int | None = None,
+        deadline: float | None = None,
+        before_request: Callable[[], None] | None = None,
+    ) -> BaseClient:
+        if interactive:
+            # A person waits for a page: ask briefly, never sleep on a Retry-After.
+            seconds = settings.PAGE_PROVIDER_SECONDS
+            return self.client_class(
+                self.connection.base_url,
+                self.connection.token,
+                backoff=getattr(settings, "PROVIDER_RETRY_BACKOFF", None),
+                max_attempts=2,
+                timeout=seconds,
+                budget=settings.PAGE_PROVIDER_REQUESTS,
+                deadline=time.monotonic() + seconds,
+                max_retry_after=0,
+            )
         return self.client_class(
             self.connection.base_url,
             self.connection.token,
             backoff=getattr(settings, "PROVIDER_RETRY_BACKOFF", None),
-            max_attempts=2 if interactive else None,
-            timeout=5.0 if interactive else None,
+            budget=budget,
+            deadline=deadline,
+            before_request=before_request,
         )
 
     def close(self) -> None:
         self.client.close()
 
-    @classmethod
-    def action(cls, name: str) -> Action | None:
-        return next((a for a in cls.actions if a.name == name), None)
-
-    @classmethod
-    def actions_for(cls, target: str) -> list[Action]:
-        return [a for a in cls.actions if a.target == target]
-
-    def perform(self, action: Action, target: Any, params: dict, user: Any) -> ActionResult:
-        """Run an action: ``do_<name>(target, params, user)`` on the adapter. Errors are
-        typed ProviderErrors carrying the provider's words."""
-        return getattr(self, f"do_{action.name}")(target, params, user)
-
     @property
     def requests(self) -> int:
         return self.client.requests
 
-    def attempt(self, batch: Batch, what: str, call, *args, **kwargs):
+    # Actions and panels -----------------------------------------------------------------
+    @classmethod
+    def action_set(cls) -> ActionSet:
+        # Transitional: adapters not yet on ActionSet declare a tuple of handler-less Actions.
+        return cls.actions if isinstance(cls.actions, ActionSet) else ActionSet.of(cls.actions)
+
+    @classmethod
+    def action(cls, name: str) -> Action | None:
+        return cls.action_set().get(name)
+
+    @classmethod
+    def actions_for(cls, target: str) -> list[Action]:
+        return cls.action_set().for_target(target)
+
+    def perform(self, action: Action, target: Any, params: dict, user: Any) -> ActionResult:
+        """Run an action's handler. Errors are typed ProviderErrors in the provider's words."""
+        if action.handler is None:  # transitional: ``do_<name>`` methods
+            return getattr(self, f"do_{action.name}")(target, params, user)
+        return action.handler(self, target, params, user)
+
+    def panel_context(self, obj: Any, request: Any, name: str) -> dict:
+        panel = self.panels.get(name)
+        return panel.context(self, obj, request) if panel else {}
+
+    # What every provider writes --------------------------------------------------------
+    def check(self) -> str:
+        """Make one cheap authenticated call; return what was seen, in words, or raise
+        a typed error."""
+        raise NotImplementedError
+
+    def sync(self, ctx: SyncContext) -> Iterator[Batch]:
+        """Yield batches: what is defined (projects, pipelines), the builds to read again
+        (``repoll``), then what is new since the cursor. Each batch carries the cursor
+        that holds once it is committed."""
+        raise NotImplementedError
+
+    def read_build(self, held: HeldBuild) -> BuildRecord | None:
+        """Read one held build again, with its jobs when they can be read (``jobs=None``
+        otherwise). Raise ``NotFound`` when the provider says it has no such build."""
+        raise NotImplementedError
+
+    def fetch_log(self, job: Job, cursor: dict) -> LogPiece:
+        """The job's log text after ``cursor``."""
+        raise NotImplementedError
+
+    # The shared skeleton ---------------------------------------------------------------
+    def attempt(self, batch: Batch, what: str, call: Callable, *args: Any, **kwargs: Any) -> Any:
         """Run one provider call for one item. A failure about that item becomes a
         problem noted in the batch (and None); one about the whole connection ends the sync."""
         try:
@@ -108,21 +196,191 @@ class Adapter:
             batch.problems.append(f"{what}: {exc}")
             return None
 
-    def check(self) -> str:
-        """Make one cheap authenticated call; return what was seen, in words, or raise
-        a typed error."""
-        raise NotImplementedError
+    def scopes(
+        self, option: str, lister: Callable[[], Iterable[Scope]], model: str = "project"
+    ) -> tuple[list[Scope], Batch]:
+        """The scopes to sync, named in ``options[option]`` or else listed; and a batch
+        with their records and, when listed, the listing as evidence."""
+        configured = self.options.get(option)
+        if isinstance(configured, list) and configured:
+            found = [Scope(str(i), str(i)) for i in configured if str(i)]
+            return found, Batch()
+        found = list(lister())
+        return found, Batch(listings=[Listing(model, {s.external_id for s in found})])
 
-    def sync(self, ctx: SyncContext) -> Iterator[Batch]:
-        """Yield batches: re-polls of the unfinished builds, then what is new since the
-        cursor. Each batch carries the cursor that holds once it is committed."""
-        raise NotImplementedError
+    def repoll(self, ctx: SyncContext) -> Iterator[Batch]:
+        """Read again the builds the engine handed over, a chunk per batch."""
+        answered, missing = 0, []
+        for part in chunks(ctx.repoll, self.repoll_chunk):
+            batch = Batch()
+            for held in part:
+                try:
+                    record = self.read_build(held)
+                except NotFound:
+                    missing.append(held.external_id)
+                    continue
+                except CONNECTION_ERRORS:
+                    raise
+                except ProviderError as exc:
+                    batch.problems.append(f"build {held.external_id}: {exc}")
+                    continue
+                answered += 1
+                if record is not None:
+                    batch.builds.append(record)
+            yield batch
+        if missing:
+            yield self.weigh_missing("build", missing, answered, ctx)
 
-    def panel_context(self, obj: Any, request: Any, name: str) -> dict:
-        """Context for the provider's own panel ``templates/providers/<kind>/<name>.html``
-        on the page of ``obj``; may ask the provider (errors are shown in the panel)."""
-        return {}
+    def weigh_missing(self, model: str, missing: list[str], answered: int, ctx: SyncContext) -> Batch:
+        """404s are evidence of deletion only while the provider answers other requests
+        normally: when nothing else was read, a build we know finished is asked for."""
+        if answered or self.control_answers(ctx):
+            return Batch(not_found=[(model, external_id) for external_id in missing])
+        return Batch(
+            problems=[
+                f"the provider answered 'not found' for {len(missing)} {model}(s) while it could not show "
+                "anything else either; they are kept"
+            ]
+        )
 
-    def fetch_log(self, job: Job, cursor: dict) -> LogPiece:
-        """The job's log text after ``cursor``."""
-        raise NotImplementedError
+    def control_answers(self, ctx: SyncContext) -> bool:
+        if ctx.control is None:
+            return False
+        try:
+            self.read_build(ctx.control)
+        except CONNECTION_ERRORS:
+            raise
+        except ProviderError:
+            return False
+        return True
+
+    def scan(
+        self,
+        ctx: SyncContext,
+        cursor: dict,
+        state: dict,
+        *,
+        what: str,
+        fetch_page: Callable[[Any], tuple[list, Any]],
+        item: Callable[[Any], ScanItem | None],
+        read: Callable[[ScanItem], BuildRecord | None],
+        reread: Callable[[str], BuildRecord | None],
+        backfill_pages: int = 2,
+        skip: Iterable[str] = (),
+    ) -> Iterator[Batch]:
+        """Read a newest-first listing down to its high-water mark.
+
+        ``state`` is this listing's part of ``cursor`` (changed in place; every batch
+        carries a copy of the whole ``cursor``): ``hwm``, the newest key a complete scan
+        saw; ``scan``, where an unfinished scan resumes; ``retry``, items that failed to
+        read, read again first (with back-off) until read or shown gone. The mark moves
+        only when a scan completes, past items that sit in the retry list; when that
+        list is full, the scan stops at the item instead and resumes there.
+
+        ``fetch_page(position)`` answers ``(items, next position)``; ``item(data)`` gives
+        its key and id (None skips it, noted); ``read(item)`` the build record (None or
+        an error when it failed); ``reread(external_id)`` reads a retry entry (raising
+        ``NotFound`` when it is gone). ``skip``: ids already read in this sync."""
+        skipped = set(skip)
+        yield from self._retry(ctx, cursor, state, what, reread, skipped)
+        hwm = state.get("hwm")
+        scan = {"next": None, "top": None, "pages": 0, **(state.get("scan") or {})}
+        limit = None if hwm is not None else max(int(backfill_pages), 1)
+        retry = state.setdefault("retry", [])
+        pages = self.client.paged(fetch_page, what=what, start=scan["next"], max_pages=SCAN_PAGES_PER_SYNC + 1)
+        read_pages = 0
+        while True:
+            batch = Batch()
+            try:
+                listed, following = next(pages)
+            except StopIteration:
+                return
+            except CONNECTION_ERRORS:
+                raise
+            except ProviderError as exc:
+                batch.problems.append(f"{what}: {exc}")
+                yield batch  # the scan resumes from the same page next time
+                return
+            read_pages += 1
+            entries = [e for e in map(item, listed) if e is not None]
+            if len(entries) < len(listed):
+                batch.problems.append(f"{len(listed) - len(entries)} item(s) of {what} without an id were skipped")
+            finished = ctx.finished_ids([e.external_id for e in entries])
+            stop = full = False
+            for entry in entries:
+                scan["top"] = entry.key if scan["top"] is None else max(scan["top"], entry.key)
+                if hwm is not None and entry.key < hwm:
+                    stop = True
+                    break
+                if entry.external_id in finished or entry.external_id in skipped:
+                    if hwm is None and entry.external_id in finished:
+                        stop = True  # no mark (a lost cursor): what we hold ends the scan
+                        break
+                    continue
+                record = self.attempt(batch, f"{what}: {entry.external_id}", read, entry)
+                if record is not None:
+                    batch.builds.append(record)
+                    skipped.add(entry.external_id)
+                elif len(retry) < MAX_RETRY:
+                    if entry.external_id not in {r["id"] for r in retry}:
+                        retry.append({"id": entry.external_id, "tries": 1, "due": time.time()})
+                else:
+                    full = True  # hold the mark here rather than pass an unread item
+                    break
+            scan["pages"] += 1
+            if full:
+                batch.problems.append(f"{what}: too many items could not be read; the listing resumes at them")
+                state["scan"] = {**scan, "next": scan["next"]}
+                batch.cursor = copy.deepcopy(cursor)
+                yield batch
+                return
+            done = stop or following is None or not listed or (limit is not None and scan["pages"] >= limit)
+            if done:
+                keys = [k for k in (hwm, scan["top"]) if k is not None]
+                state["hwm"] = max(keys) if keys else None
+                state.pop("scan", None)
+            else:
+                scan["next"] = following
+                state["scan"] = dict(scan)
+            batch.cursor = copy.deepcopy(cursor)
+            yield batch
+            if done or read_pages >= SCAN_PAGES_PER_SYNC:
+                return
+
+    def _retry(
+        self, ctx: SyncContext, cursor: dict, state: dict, what: str, reread: Callable, skipped: set[str]
+    ) -> Iterator[Batch]:
+        entries = [dict(e) for e in state.get("retry") or [] if isinstance(e, dict) and e.get("id")]
+        if not entries:
+            return
+        batch, now, kept, missing, answered = Batch(), time.time(), [], [], 0
+        for entry in entries:
+            if entry["id"] in skipped or entry.get("due", 0) > now:
+                kept.append(entry)
+                continue
+            try:
+                record = reread(entry["id"])
+            except NotFound:
+                missing.append(entry)
+                continue
+            except CONNECTION_ERRORS:
+                raise
+            except ProviderError as exc:
+                batch.problems.append(f"{what}: {entry['id']} (tried {entry.get('tries', 1) + 1} times): {exc}")
+                tries = int(entry.get("tries", 1)) + 1
+                kept.append({**entry, "tries": tries, "due": now + min(30 * 2**tries, 3600)})
+                continue
+            answered += 1
+            if record is not None:
+                batch.builds.append(record)
+                skipped.add(entry["id"])
+        confirmed = answered or (missing and self.control_answers(ctx))
+        for entry in missing:
+            since = entry.get("missing_since") or now
+            seen = int(entry.get("missing", 0)) + (1 if confirmed else 0)
+            gone = seen >= settings.GONE_CONFIRM_SYNCS and now - since >= settings.GONE_CONFIRM_SECONDS
+            if not gone:
+                kept.append({**entry, "missing": seen, "missing_since": since})
+        state["retry"] = kept
+        batch.cursor = copy.deepcopy(cursor)
+        yield batch

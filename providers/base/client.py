@@ -1,11 +1,22 @@
 """The HTTP client every provider client builds on: httpx with timeouts, retries with
 backoff on 5xx and timeouts, 429 ``Retry-After`` honoured, every attempt counted, and
-typed errors. Provider clients add only auth, error bodies and their way of paging."""
+typed errors. Provider clients add only auth, error bodies and their way of paging.
+
+Every client works within bounds set by whoever made it (a sync, a page view): a
+request ``budget``, a ``deadline`` (``time.monotonic()`` value) that also caps each
+request's timeout, and a page bound with repeated-page detection for listings
+(``paged``). A bound reached raises a ``BoundReached`` error, which ends the work and
+keeps what was read. A ``Retry-After`` longer than ``max_retry_after`` is not slept
+through in place: the ``RateLimited`` error goes up, and the sync engine moves the
+connection's next sync instead of holding a worker slot."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import time
+from collections.abc import Callable, Iterator
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urljoin
@@ -16,11 +27,14 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_at
 from .errors import (
     AuthError,
     BadResponse,
+    BudgetExhausted,
+    DeadlineReached,
     NotFound,
     PermissionDenied,
     ProviderError,
     RateLimited,
     Rejected,
+    RepeatedPage,
     Unavailable,
 )
 
@@ -50,8 +64,10 @@ class BaseClient:
     timeout = 15.0
     max_attempts = 4
     backoff = 0.5
-    # Longer waits are not slept through: the sync ends and the next one tries again.
-    max_retry_after = 30.0
+    # Longer waits are not slept through: the caller is told, and tries again later.
+    max_retry_after = 5.0
+    # Pages a listing may take before it is cut short.
+    max_pages = 200
 
     def __init__(
         self,
@@ -62,15 +78,26 @@ class BaseClient:
         max_attempts: int | None = None,
         backoff: float | None = None,
         transport: httpx.BaseTransport | None = None,
+        budget: int | None = None,
+        deadline: float | None = None,
+        max_retry_after: float | None = None,
+        before_request: Callable[[], None] | None = None,
     ):
         self.base_url = base_url.rstrip("/")
         self.token = token
         self.requests = 0
+        self.rate_limited = 0
         self.max_attempts = max_attempts or self.max_attempts
         self.backoff = self.backoff if backoff is None else backoff
+        self.timeout = timeout or self.timeout
+        self.budget = budget
+        self.deadline = deadline
+        self.max_retry_after = self.max_retry_after if max_retry_after is None else max_retry_after
+        # Called before every attempt (the sync renews its lease there).
+        self.before_request = before_request
         self.http = httpx.Client(
             base_url=self.base_url,
-            timeout=timeout or self.timeout,
+            timeout=self.timeout,
             headers={"User-Agent": self.user_agent},
             transport=transport,
             follow_redirects=False,
@@ -138,12 +165,29 @@ class BaseClient:
         )
         return retrying(self._send, method, path, kwargs)
 
+    def remaining(self) -> float | None:
+        """Seconds left before the deadline, or None without one."""
+        return None if self.deadline is None else self.deadline - time.monotonic()
+
+    def _check_bounds(self) -> float:
+        """Raise when the budget or the deadline is used up; return this attempt's timeout."""
+        if self.before_request is not None:
+            self.before_request()
+        if self.budget is not None and self.requests >= self.budget:
+            raise BudgetExhausted(f"Stopped after {self.requests} requests to the provider, the limit for one go.")
+        remaining = self.remaining()
+        if remaining is not None and remaining <= 0.05:
+            raise DeadlineReached("Stopped at its time limit; what was read so far is kept.")
+        return self.timeout if remaining is None else min(self.timeout, remaining)
+
     def _send(self, method: str, path: str, kwargs: dict) -> httpx.Response:
+        timeout = self._check_bounds()
         self.requests += 1
         # kwargs is shared by every attempt: read it, never change it.
         headers = {**self.auth_headers(), **kwargs.get("headers", {})}
         stream = kwargs.get("stream", False)
         rest = {k: v for k, v in kwargs.items() if k not in ("headers", "stream")}
+        rest.setdefault("timeout", timeout)
         try:
             if stream:  # the caller reads the body as it comes, and closes the response
                 request = self.http.build_request(method, self.url(path), headers=headers, **rest)
@@ -160,13 +204,20 @@ class BaseClient:
             if stream:
                 response.read()
                 response.close()
-            raise self.error_for(response)
+            error = self.error_for(response)
+            if isinstance(error, RateLimited):
+                self.rate_limited += 1
+            raise error
         return response
 
     def _retryable(self, exc: BaseException, safe: bool) -> bool:
+        remaining = self.remaining()
         if isinstance(exc, RateLimited):
-            return exc.retry_after is None or exc.retry_after <= self.max_retry_after
+            wait = self.backoff if exc.retry_after is None else exc.retry_after
+            return wait <= self.max_retry_after and (remaining is None or wait < remaining)
         if isinstance(exc, Unavailable):
+            if remaining is not None and remaining <= self.backoff:
+                return False
             # A request that never reached the server may be sent again even when not idempotent.
             return safe or bool(exc.details.get("connect"))
         return False
@@ -195,6 +246,41 @@ class BaseClient:
 
     def get_json(self, path: str, **kwargs: Any) -> Any:
         return self.parse_json(self.get(path, **kwargs))
+
+    def paged(
+        self,
+        fetch: Callable[[Any], tuple[list, Any]],
+        *,
+        what: str,
+        start: Any = None,
+        max_pages: int | None = None,
+    ) -> Iterator[tuple[list, Any]]:
+        """Follow a listing page by page: ``fetch(position)`` answers ``(items, next
+        position or None)``, the first page at ``start``. Yields each page with the
+        position of the next. A page that repeats one already seen, a position seen
+        before, or more than ``max_pages`` pages raise ``RepeatedPage``: a listing that
+        never ends is the provider's fault, and must neither loop nor count as complete."""
+        limit = max_pages or self.max_pages
+        seen_pages: set[str] = set()
+        seen_positions: set[str] = set()
+        position = start
+        for _ in range(limit):
+            items, following = fetch(position)
+            digest = hashlib.md5(
+                json.dumps(items, sort_keys=True, default=str).encode(), usedforsecurity=False
+            ).hexdigest()
+            if items and digest in seen_pages:
+                raise RepeatedPage(f"The provider sent the same page of {what} twice; the listing was stopped there.")
+            seen_pages.add(digest)
+            key = json.dumps(following, sort_keys=True, default=str)
+            if following is not None and key in seen_positions:
+                raise RepeatedPage(f"The provider's list of {what} pointed back to a page already read.")
+            seen_positions.add(key)
+            yield items, following
+            if following is None or not items:
+                return
+            position = following
+        raise RepeatedPage(f"The provider's list of {what} did not end after {limit} pages; it was cut short.")
 
     def expect(self, value: Any, kind: type | tuple[type, ...], what: str) -> Any:
         """Check the shape of a part of an answer, naming what was wrong."""

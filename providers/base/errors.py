@@ -45,6 +45,23 @@ class BadResponse(ProviderError):
     """The provider answered something we cannot read (malformed JSON, wrong shape)."""
 
 
+class BoundReached(ProviderError):
+    """The sync or page view used up what it may spend (requests, time, pages): it stops,
+    keeping what it read so far."""
+
+
+class BudgetExhausted(BoundReached):
+    pass
+
+
+class DeadlineReached(BoundReached):
+    pass
+
+
+class RepeatedPage(BadResponse):
+    """A listing answered the same page again, or never ended."""
+
+
 # Errors about the whole connection rather than one item: they end a sync, where any
 # other error only spoils the item it concerns.
-CONNECTION_ERRORS = (AuthError, Unavailable, RateLimited)
+CONNECTION_ERRORS = (AuthError, Unavailable, RateLimited, BoundReached)

@@ -94,19 +94,40 @@ class RowRecord:
 
 
 @dataclass
+class Listing:
+    """A complete, well-formed answer to "list every <model>" within ``scope``, the
+    only evidence (with ``Batch.not_found``) that something was deleted at the provider.
+    ``scope`` narrows the stored rows it covers by their parents' external ids, e.g.
+    ``{"project": "p1"}`` for the pipelines of project p1; empty means the connection.
+    A listing that failed, was cut short, or lacked its key must not be sent."""
+
+    model: str
+    ids: set[str]
+    scope: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
 class Batch:
     """Rows to commit together. ``cursor`` (when set) is stored in the same transaction,
-    so the cursor never runs ahead of the rows it covers."""
+    so the cursor never runs ahead of the rows it covers.
+
+    Deletions at the provider are never taken from one answer: a row missing from a
+    ``Listing`` or answered 404 in ``not_found`` is marked gone only once that has held
+    over two syncs and a while (see ``dashboard.evidence``); a row seen again is
+    restored. ``removed`` is for what we know is gone because we deleted it (an action)."""
 
     projects: list[ProjectRecord] = field(default_factory=list)
     pipelines: list[PipelineRecord] = field(default_factory=list)
     builds: list[BuildRecord] = field(default_factory=list)
     schedules: list[ScheduleRecord] = field(default_factory=list)
     rows: list[RowRecord] = field(default_factory=list)
-    # Builds the provider no longer has: kept, and marked as gone.
+    listings: list[Listing] = field(default_factory=list)
+    # (model, external id) asked for alone and answered 404, while the provider answered
+    # other requests of the same sync normally.
+    not_found: list[tuple[str, str]] = field(default_factory=list)
+    # Builds answered 404 when polled (older adapters); treated as ``not_found``.
     gone_builds: list[str] = field(default_factory=list)
-    # Rows deleted at the provider (by us or others): (model name as in RowRecord, or "pipeline",
-    # "schedule", "project", "build"; external id).
+    # Rows we deleted ourselves: (model name, external id).
     removed: list[tuple[str, str]] = field(default_factory=list)
     cursor: dict[str, Any] | None = None
     # Parts that failed without failing the sync, in words.
@@ -114,14 +135,21 @@ class Batch:
 
 
 @dataclass
-class UnfinishedBuild:
-    """A build we hold that has not finished, to be polled again, with what we stored of
-    it and of its jobs (``jobs``: external id -> {"state", "raw"})."""
+class HeldBuild:
+    """A build we hold that must be read again: unfinished, or finished but incomplete
+    (jobs never read, a state we did not know), or marked gone and due for a look. With
+    what we stored of it and of its jobs (``jobs``: external id -> {"state", "raw"})."""
 
     external_id: str
     project_id: str | None
     raw: dict
     jobs: dict[str, dict] = field(default_factory=dict)
+    state: str = ""
+    gone: bool = False
+
+
+# The name older adapters use.
+UnfinishedBuild = HeldBuild
 
 
 @dataclass
@@ -136,12 +164,24 @@ class LogPiece:
 
 @dataclass
 class SyncContext:
-    """What a sync starts from: the stored cursor, the builds to poll again, and a way
-    to ask which of some builds we already hold as finished (never to be fetched again)."""
+    """What a sync starts from, so adapters never query the database themselves: the
+    stored cursor; the builds to read again (``repoll``); a build we hold as finished
+    that can be read to check the provider answers normally (``control``); which of
+    some builds we hold as finished (never to be fetched again; builds marked gone are
+    not among them, so a listing that shows one again has it read and restored); and
+    ``stored(model, fields, **filters)``, a read-only look at this connection's rows
+    (e.g. the newest deployment held for a target)."""
 
     cursor: dict
-    unfinished: list[UnfinishedBuild]
+    repoll: list[HeldBuild]
     finished_ids: Callable[[list[str]], set[str]]
+    control: HeldBuild | None = None
+    stored: Callable[..., list[dict]] = lambda model, fields=(), **filters: []
+
+    @property
+    def unfinished(self) -> list[HeldBuild]:
+        """The name older adapters use for ``repoll``."""
+        return self.repoll
 
 
 @dataclass

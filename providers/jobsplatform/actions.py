@@ -169,7 +169,8 @@ class JobActions:
         answer = obj(self.client.delete_job(project_id, job_id))
         runs = integer(answer.get("deleted_runs"))
         gone = list(target.build_set.values_list("external_id", flat=True))
-        refresh = Batch(removed=[("pipeline", target.external_id), ("schedule", target.external_id)], gone_builds=gone)
+        removed = [("pipeline", target.external_id), ("schedule", target.external_id), *(("build", b) for b in gone)]
+        refresh = Batch(removed=removed)
         what = f"{runs} run(s)" if runs is not None else "its runs"
         return ActionResult(f"Job {target.name} deleted, with {what} and its schedule.", refresh=refresh)
 

@@ -26,7 +26,7 @@ from dashboard.ansi import to_html
 from providers.base.adapter import Action, Adapter, Capability
 from providers.base.errors import NotFound, ProviderError
 from providers.base.parse import integer, items, obj, text
-from providers.base.records import ActionResult, Batch, LogPiece, SyncContext
+from providers.base.records import ActionResult, Batch, Listing, LogPiece, SyncContext
 
 from .client import SERVICE_SUBJECT, PrunnerClient
 from .forms import ScheduleForm
@@ -135,11 +135,9 @@ class PrunnerAdapter(Adapter):
             yield batch
 
         seen = {job_id for job_id in listed if job_id}
-        before = {i for i in items(ctx.cursor.get("listed")) if isinstance(i, str)}
-        gone = (before | {b.external_id for b in ctx.unfinished}) - seen
         # An unchanged listing leaves the stored cursor alone: a quiet sync writes nothing.
-        cursor = {"listed": sorted(seen), "pipelines": names}
-        last = Batch(gone_builds=sorted(gone), cursor=cursor if cursor != ctx.cursor else None)
+        cursor = {"pipelines": names}
+        last = Batch(listings=[Listing("build", seen)], cursor=cursor if cursor != ctx.cursor else None)
         nameless = listed.count("")
         if nameless:
             last.problems.append(f"{nameless} listed job(s) without an id were skipped")

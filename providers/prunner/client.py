@@ -72,8 +72,12 @@ class PrunnerClient(BaseClient):
     def pipelines_jobs(self) -> tuple[list, list]:
         """Every pipeline and every job prunner still retains, newest job first."""
         body = self.expect(self.get_json("/pipelines/jobs"), dict, "the pipelines/jobs answer")
-        pipelines = self.expect(body.get("pipelines") or [], list, "the pipelines list")
-        return pipelines, self.expect(body.get("jobs") or [], list, "the jobs list")
+        if "pipelines" not in body or "jobs" not in body:
+            # An answer without its lists says nothing about what prunner holds.
+            raise self.bad("the pipelines/jobs answer lacks its pipelines or jobs list")
+        # Go encodes an empty slice as null.
+        pipelines = self.expect(body["pipelines"] or [], list, "the pipelines list")
+        return pipelines, self.expect(body["jobs"] or [], list, "the jobs list")
 
     def job(self, job_id: str) -> dict:
         return self.expect(self.get_json("/job/detail", params={"id": job_id}), dict, "the job")

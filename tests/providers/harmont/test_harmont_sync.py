@@ -280,7 +280,7 @@ def test_a_build_whose_jobs_cannot_be_read_is_read_again_at_the_next_sync(harmon
     assert Connection.objects.get(pk=harmont.pk).sync_cursor["pipelines"]["globex:ci"]["retry"] == []
 
 
-def test_a_build_gone_at_harmont_is_kept_and_marked_gone(harmont, sim, clock):
+def test_a_build_gone_at_harmont_is_kept_and_marked_gone(harmont, sim, clock, believe_deletions_at_once):
     clock.advance(31)
     sync_connection(harmont.pk)
     running = Build.objects.filter(state__in=[State.QUEUED, State.RUNNING]).first()
@@ -288,9 +288,13 @@ def test_a_build_gone_at_harmont_is_kept_and_marked_gone(harmont, sim, clock):
     del sim.orgs[org].pipelines[pipeline].builds[int(number)]
 
     sync_connection(harmont.pk)
+    running.refresh_from_db()
+    assert not running.gone, "one 404 is not enough"
+    sync_connection(harmont.pk)
 
     running.refresh_from_db()
     assert running.gone
+    assert running.state == State.UNKNOWN, "a gone build will never finish: it is not shown as running"
 
 
 def test_a_bad_token_marks_the_connection_auth_failed(db, sim):

@@ -162,7 +162,8 @@ def test_a_job_deleted_at_the_platform_takes_its_rows_with_it(jp, jp_sim, api):
     run = sync_connection(jp.pk)
 
     assert run.status == SyncRun.Status.OK, run.error
-    assert not Pipeline.objects.filter(pk=pipeline.pk).exists()
+    # The definition stays with its history (old runs keep their pipeline), marked gone.
+    assert Pipeline.objects.get(pk=pipeline.pk).gone
     assert not Schedule.objects.filter(external_id=pipeline.external_id).exists()
     in_flight.refresh_from_db()
     assert in_flight.gone, "an unfinished run of a deleted job is marked gone"

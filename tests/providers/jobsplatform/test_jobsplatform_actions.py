@@ -168,7 +168,7 @@ def test_deleting_a_job_removes_it_with_its_runs_and_schedule(synced, jp_sim, ad
 
     assert result.message == f"Job heartbeat deleted, with {len(run_ids)} run(s) and its schedule."
     assert job.id not in jp_sim.jobs and not any(r in jp_sim.runs for r in run_ids)
-    assert not Pipeline.objects.filter(pk=pipeline.pk).exists()
+    assert Pipeline.objects.get(pk=pipeline.pk).gone, "kept with its history, marked gone"
     assert not Schedule.objects.filter(external_id=pipeline.external_id).exists()
     assert set(Build.objects.filter(gone=True).values_list("external_id", flat=True)) == {
         f"{job.id}:{r}" for r in run_ids
@@ -240,7 +240,7 @@ def test_the_action_view_refuses_a_wrong_confirmation_and_deletes_with_the_right
     done = client.post(url, {"confirm_name": "db-migrate", "confirm": "yes"})
     assert done.status_code == 302
     assert job.id not in jp_sim.jobs
-    assert not Pipeline.objects.filter(pk=pipeline.pk).exists()
+    assert Pipeline.objects.get(pk=pipeline.pk).gone, "kept with its history, marked gone"
 
 
 def test_run_now_redirects_to_the_new_runs_page_and_env_values_stay_out_of_the_audit(synced, jp_sim, client, operator):

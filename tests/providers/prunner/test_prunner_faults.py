@@ -32,7 +32,7 @@ def test_a_429_waits_for_retry_after_then_succeeds(api, prunner_sim):
 
 
 def test_timeouts_become_unavailable_after_the_retries(api, prunner_sim):
-    api.http.timeout = 0.2
+    api.timeout = 0.2
     prunner_sim.faults = Faults(timeout_rate=1.0, timeout_seconds=0.5)
     with pytest.raises(Unavailable, match="did not answer in time"):
         api.pipelines()

@@ -98,11 +98,15 @@ def test_jobs_move_through_their_states_as_time_passes(prunner, prunner_sim, clo
     assert not Job.objects.filter(build__external_id__in=new, state__in=["queued", "running"]).exists()
 
 
-def test_jobs_prunner_no_longer_retains_stay_in_our_history_marked_gone(prunner, prunner_sim, clock):
+def test_jobs_prunner_no_longer_retains_stay_in_our_history_marked_gone(
+    prunner, prunner_sim, clock, believe_deletions_at_once
+):
     sync_connection(prunner.pk)
     before = set(Build.objects.values_list("external_id", flat=True))
 
     clock.advance(30 * 5 + 200)  # one new job per pipeline pushes each oldest one out
+    sync_connection(prunner.pk)
+    assert not Build.objects.filter(gone=True).exists(), "one listing is not enough"
     sync_connection(prunner.pk)
 
     dropped = before - set(listed(prunner_sim))
@@ -148,19 +152,24 @@ def test_a_quiet_sync_does_not_rewrite_the_cursor(prunner, prunner_sim):
     sync_connection(prunner.pk)
     prunner.refresh_from_db()
     cursor = prunner.sync_cursor
-    assert sorted(cursor["listed"]) == sorted(prunner_sim.world.jobs)
+    assert sorted(cursor["pipelines"]) == sorted(
+        p["pipeline"] for p in call(prunner_sim, "GET", "/pipelines/").json()["pipelines"]
+    )
     sync_connection(prunner.pk)
     prunner.refresh_from_db()
     assert prunner.sync_cursor == cursor
 
 
-def test_a_pipeline_prunner_no_longer_defines_keeps_its_history_and_cannot_be_scheduled(prunner, prunner_sim):
+def test_a_pipeline_prunner_no_longer_defines_keeps_its_history_and_cannot_be_scheduled(
+    prunner, prunner_sim, believe_deletions_at_once
+):
     from providers.prunner.adapter import NOT_DEFINED, PrunnerAdapter
 
     sync_connection(prunner.pk)
     held = Build.objects.filter(pipeline__name="render_content").count()
     prunner_sim.world.undefine("render_content")
 
+    sync_connection(prunner.pk)
     run = sync_connection(prunner.pk)
 
     assert run.status == SyncRun.Status.OK
