@@ -45,7 +45,6 @@ def api_urls(connection) -> list[str]:
         reverse("api-deployments"),
         reverse("api-deployment-targets"),
         reverse("api-retention-policies"),
-        reverse("api-schedules"),
         reverse("api-action-log"),
     ]
 

@@ -85,7 +85,6 @@ def test_destructive_api_actions_need_confirm(operator_client, synced, semaphore
         "api-deployment-targets",
         "api-deployments",
         "api-retention-policies",
-        "api-schedules",
         "api-action-log",
         "api-connections",
     ],

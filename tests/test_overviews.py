@@ -34,9 +34,13 @@ def test_the_retention_page_shows_each_projects_rules(viewer_client, synced):
     assert "/**/*" in page or "kept forever" in page
 
 
-def test_the_schedules_page_answers_when_empty(viewer_client, synced):
-    page = viewer_client.get(reverse("schedules"))
-    assert page.status_code == 200 and b"No schedules synced yet." in page.content
+def test_pages_and_lists_of_what_no_connected_provider_has_do_not_exist(viewer_client, synced):
+    # Only Semaphore is connected here: it has agents, but no cron schedules.
+    home = viewer_client.get(reverse("builds")).content.decode()
+    assert reverse("agents") in home and reverse("schedules") not in home
+    assert viewer_client.get(reverse("schedules")).status_code == 404
+    assert viewer_client.get(reverse("api-schedules")).status_code == 404
+    assert viewer_client.get(reverse("api-agents")).status_code == 200
 
 
 def test_the_schedules_page_lists_cron_jobs_with_their_next_run(viewer_client, clock):

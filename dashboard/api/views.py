@@ -1,6 +1,6 @@
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db.models import Prefetch, prefetch_related_objects
-from django.http import StreamingHttpResponse
+from django.http import Http404, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics
@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from dashboard import logstore
+from dashboard import capabilities, logstore
 from dashboard.actions import build_form, resolve_action, run_action
 from dashboard.filters import BuildFilter
 from dashboard.models import (
@@ -26,6 +26,7 @@ from dashboard.models import (
     Schedule,
 )
 from dashboard.views.common import build_or_404, job_or_404
+from providers.base.adapter import Capability
 
 from .serializers import (
     ActionLogSerializer,
@@ -100,6 +101,13 @@ class ConnectionScoped(generics.ListAPIView):
 
     model = None
     related: tuple[str, ...] = ()
+    # The list exists only while some connection's provider has this.
+    capability: Capability | None = None
+
+    def list(self, request, *args, **kwargs):
+        if self.capability is not None and self.capability not in capabilities.present():
+            raise Http404("No connected provider has this.")
+        return super().list(request, *args, **kwargs)
 
     def get_queryset(self):
         queryset = self.model.objects.select_related("connection", *self.related)
@@ -111,19 +119,22 @@ class ConnectionScoped(generics.ListAPIView):
 
 
 class AgentTypeList(ConnectionScoped):
-    model, serializer_class = AgentType, AgentTypeSerializer
+    model, serializer_class, capability = AgentType, AgentTypeSerializer, Capability.AGENTS
 
 
 class AgentList(ConnectionScoped):
     model, serializer_class, related = Agent, AgentSerializer, ("agent_type",)
+    capability = Capability.AGENTS
 
 
 class DeploymentTargetList(ConnectionScoped):
     model, serializer_class, related = DeploymentTarget, DeploymentTargetSerializer, ("project",)
+    capability = Capability.DEPLOYMENTS
 
 
 class DeploymentList(ConnectionScoped):
     model, serializer_class, related = Deployment, DeploymentSerializer, ("target", "build__connection")
+    capability = Capability.DEPLOYMENTS
     pagination_class = None
 
     def get_queryset(self):
@@ -135,10 +146,12 @@ class DeploymentList(ConnectionScoped):
 
 class RetentionPolicyList(ConnectionScoped):
     model, serializer_class, related = RetentionPolicy, RetentionPolicySerializer, ("project",)
+    capability = Capability.RETENTION
 
 
 class ScheduleList(ConnectionScoped):
     model, serializer_class, related = Schedule, ScheduleSerializer, ("pipeline",)
+    capability = Capability.SCHEDULES
 
 
 class ActionLogList(generics.ListAPIView):
