@@ -98,3 +98,11 @@ def provider_panel(context, obj, name: str) -> str:
     from dashboard.panels import panel_slot
 
     return panel_slot(context.get("request"), obj, name, context.flatten())
+
+
+@register.simple_tag(takes_context=True)
+def provider_panels(context, obj) -> str:
+    """Every panel ``obj``'s provider declares for this page."""
+    from dashboard.panels import panels_for
+
+    return panels_for(context.get("request"), obj, context.flatten())

@@ -32,13 +32,19 @@ def _parse_knobs(cls, text: str | None, aliases: dict[str, str] | None = None):
         key = (aliases or {}).get(key.strip(), key.strip())
         if key not in names:
             raise ValueError(f"unknown knob {key!r}; known: {', '.join(names)}")
-        values[key] = float(raw) if names[key] in ("float", float) else int(raw)
+        kind = names[key]
+        values[key] = raw.strip() if kind in ("str", str) else float(raw) if kind in ("float", float) else int(raw)
     return cls(**values)
 
 
 @dataclass
 class Faults:
-    """Probabilities (0..1) of each fault per request, and their parameters."""
+    """Probabilities (0..1) of each fault per request, and their parameters.
+
+    Generic faults are applied here to any answer; the ones that need to know the API
+    (which list a page holds, which endpoints read one item, how paging works) are
+    applied by each simulator where it builds that answer, through the helpers below
+    (``odd_enum``, ``listing``, ``detail_missing``, ``page_repeats``, ``pages_endless``)."""
 
     error_rate: float = 0.0  # a 500/502/503 answer
     rate_limit_rate: float = 0.0  # a 429 with Retry-After
@@ -46,15 +52,32 @@ class Faults:
     latency: float = 0.0  # seconds added to every answer
     timeout_rate: float = 0.0  # hang for timeout_seconds before answering
     timeout_seconds: float = 30.0
-    malformed_rate: float = 0.0  # a 200 whose body is not JSON
+    malformed_rate: float = 0.0  # a 200 whose body is cut short (not JSON)
     unknown_enum_rate: float = 0.0  # states replaced by a value the docs do not list
+    missing_key_rate: float = 0.0  # a listing answered without its list's key
+    empty_list_rate: float = 0.0  # a listing answered with an empty list
+    not_found_rate: float = 0.0  # an item's own endpoint answers 404 (a burst, when 1.0)
+    repeated_page_rate: float = 0.0  # a paged listing answers the same page again
+    endless_pages: float = 0.0  # 1.0: a paged listing always says there is more
+    redirect_rate: float = 0.0  # a 302 to ``redirect_to`` (an address nobody answers)
+    redirect_to: str = "http://127.0.0.1:9/unreachable"
+    auth_fail_rate: float = 0.0  # the token is refused, as if revoked
 
     ALIASES: ClassVar[dict[str, str]] = {
         "5xx": "error_rate",
         "429": "rate_limit_rate",
         "timeout": "timeout_rate",
+        "hang": "timeout_rate",
         "malformed": "malformed_rate",
+        "truncated": "malformed_rate",
         "unknown_enum": "unknown_enum_rate",
+        "missing_key": "missing_key_rate",
+        "empty_list": "empty_list_rate",
+        "404": "not_found_rate",
+        "repeated_page": "repeated_page_rate",
+        "endless": "endless_pages",
+        "redirect": "redirect_rate",
+        "bad_token": "auth_fail_rate",
     }
 
     @classmethod
@@ -140,6 +163,16 @@ class Simulator:
     def not_found(self, request: Request) -> Response:
         return Response("Not Found", status=404, mimetype="text/plain")
 
+    def refused(self, request: Request) -> Response:
+        """The provider's answer to a token it no longer accepts (for ``auth_fail_rate``)."""
+        return Response("Unauthorized", status=401, mimetype="text/plain")
+
+    def truth(self) -> dict[str, dict[str, str]]:
+        """What the provider holds now, as the dashboard should show it once synced:
+        ``{"builds": {external id: neutral state}, "jobs": {external id: neutral
+        state}}``. The fault tests compare the database with it."""
+        raise NotImplementedError
+
     def server_error(self, status: int) -> Response:
         return Response("Internal error", status=status, mimetype="text/plain")
 
@@ -170,6 +203,30 @@ class Simulator:
         """With the unknown-enum fault on, sometimes answer a value the docs never listed."""
         return odd if self.chance(self.faults.unknown_enum_rate) else value
 
+    def listing(self, body: Any, key: str | None = None) -> Any:
+        """A listing's answer, as the faults would spoil it: without the list's ``key``
+        (a dict answer), or with the list emptied. ``key`` None: the body is the list."""
+        if key is not None and isinstance(body, dict) and self.chance(self.faults.missing_key_rate):
+            return {k: v for k, v in body.items() if k != key}
+        if self.chance(self.faults.empty_list_rate):
+            if key is None:
+                return []
+            if isinstance(body, dict):
+                return {**body, key: []}
+        return body
+
+    def detail_missing(self) -> bool:
+        """An item's own endpoint should answer 404 this time (the provider's own 404)."""
+        return self.chance(self.faults.not_found_rate)
+
+    def page_repeats(self) -> bool:
+        """A paged listing should answer the page before again."""
+        return self.chance(self.faults.repeated_page_rate)
+
+    def pages_endless(self) -> bool:
+        """A paged listing should say there is more, whatever it holds."""
+        return self.chance(self.faults.endless_pages)
+
     def json(self, body: Any, status: int = 200, headers: dict | None = None) -> Response:
         import json
 
@@ -195,6 +252,10 @@ class Simulator:
             return self.server_error(self._fault_rng.choice([500, 502, 503]))
         if self.chance(faults.rate_limit_rate):
             return self.rate_limited(faults.retry_after)
+        if self.chance(faults.redirect_rate):
+            return Response("", status=302, headers={"Location": faults.redirect_to})
+        if self.chance(faults.auth_fail_rate):
+            return self.refused(request)
         refusal = self.authenticate(request)
         if refusal is not None:
             return refusal
@@ -213,7 +274,8 @@ class Simulator:
             and response.mimetype == "application/json"
             and self.chance(faults.malformed_rate)
         ):
-            return Response('{"truncated": [1, 2,', status=200, mimetype="application/json")
+            body = response.get_data()
+            return Response(body[: max(len(body) // 2, 1)], status=200, mimetype="application/json")
         return response
 
     # Serving ------------------------------------------------------------------------
