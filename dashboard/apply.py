@@ -206,8 +206,13 @@ def schedule_rechecks(connection_id: int, records: list[BuildRecord], pks: dict[
 
 
 def backoff(attempts: int) -> timedelta:
+    """How long until the next read of something that keeps failing: at the next sync
+    for the first few attempts (most faults pass within minutes), then doubling."""
+    eager = settings.RECHECK_EAGER_ATTEMPTS
+    if attempts <= eager:
+        return timedelta(0)
     base = settings.RECHECK_BACKOFF_SECONDS
-    return timedelta(seconds=min(base * 2 ** max(attempts - 1, 0), settings.RECHECK_BACKOFF_MAX_SECONDS))
+    return timedelta(seconds=min(base * 2 ** (attempts - eager - 1), settings.RECHECK_BACKOFF_MAX_SECONDS))
 
 
 def weigh_evidence(connection_id: int, batch: Batch, gathered: evidence.Evidence) -> None:

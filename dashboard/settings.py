@@ -164,9 +164,13 @@ GONE_CONFIRM_MASS_SECONDS = env.float("GONE_CONFIRM_MASS_SECONDS", default=900.0
 # A build marked gone is looked at again a few times, in case the provider comes back.
 GONE_RECHECK_SECONDS = env.float("GONE_RECHECK_SECONDS", default=600.0)
 GONE_RECHECK_ATTEMPTS = env.int("GONE_RECHECK_ATTEMPTS", default=5)
-# Finished builds read incompletely (jobs missing, unknown states) are read again with back-off.
+# Finished builds read incompletely (jobs missing, unknown states), and items a listing
+# could not read, are read again at every sync for this many attempts, then with back-off.
+RECHECK_EAGER_ATTEMPTS = env.int("RECHECK_EAGER_ATTEMPTS", default=20)
 RECHECK_BACKOFF_SECONDS = env.float("RECHECK_BACKOFF_SECONDS", default=60.0)
 RECHECK_BACKOFF_MAX_SECONDS = env.float("RECHECK_BACKOFF_MAX_SECONDS", default=3600.0)
+# Seconds one request to a provider may take during a sync.
+PROVIDER_TIMEOUT = env.float("PROVIDER_TIMEOUT", default=15.0)
 # What a page view may spend asking a provider: it never waits longer than this.
 PAGE_PROVIDER_SECONDS = env.float("PAGE_PROVIDER_SECONDS", default=2.5)
 PAGE_PROVIDER_REQUESTS = env.int("PAGE_PROVIDER_REQUESTS", default=10)

@@ -73,6 +73,15 @@ class ScanItem:
     data: Any = None
 
 
+def retry_delay(tries: int) -> float:
+    """Seconds until an item that failed ``tries`` times is read again (see
+    ``dashboard.apply.backoff``: at every sync at first, then doubling)."""
+    eager = settings.RECHECK_EAGER_ATTEMPTS
+    if tries <= eager:
+        return 0.0
+    return min(settings.RECHECK_BACKOFF_SECONDS * 2 ** (tries - eager - 1), settings.RECHECK_BACKOFF_MAX_SECONDS)
+
+
 def chunks(seq: list, size: int) -> Iterator[list]:
     for i in range(0, len(seq), size):
         yield seq[i : i + size]
@@ -127,6 +136,7 @@ class Adapter:
             self.connection.base_url,
             self.connection.token,
             backoff=getattr(settings, "PROVIDER_RETRY_BACKOFF", None),
+            timeout=getattr(settings, "PROVIDER_TIMEOUT", None),
             budget=budget,
             deadline=deadline,
             before_request=before_request,
@@ -368,7 +378,7 @@ class Adapter:
             except ProviderError as exc:
                 batch.problems.append(f"{what}: {entry['id']} (tried {entry.get('tries', 1) + 1} times): {exc}")
                 tries = int(entry.get("tries", 1)) + 1
-                kept.append({**entry, "tries": tries, "due": now + min(30 * 2**tries, 3600)})
+                kept.append({**entry, "tries": tries, "due": now + retry_delay(tries)})
                 continue
             answered += 1
             if record is not None:

@@ -6,13 +6,14 @@ way the provider does (paths, bodies, enums, paging, error bodies)."""
 
 from __future__ import annotations
 
+import collections
 import logging
 import random
 import threading
 import time
 import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
@@ -121,6 +122,7 @@ class RequestRecord:
     path: str
     query: str
     status: int = 0
+    at: float = field(default_factory=time.monotonic)
 
 
 class Simulator:
@@ -143,6 +145,11 @@ class Simulator:
         self.lock = threading.RLock()
         self._fault_rng = random.Random(f"{seed}:faults")
         self.requests: list[RequestRecord] = []
+        # How often each fault was applied, by the Faults field's name.
+        self.applied: collections.Counter[str] = collections.Counter()
+        # Answers forced on the next requests, oldest first: an HTTP status ("503"), or
+        # "429:<seconds>" for a rate limit with that Retry-After.
+        self.scripted: collections.deque[str] = collections.deque()
         self.url_map = Map(self.routes(), strict_slashes=False)
         self._server = None
         self._thread: threading.Thread | None = None
@@ -196,19 +203,27 @@ class Simulator:
     def now(self) -> float:
         return self.clock.now()
 
-    def chance(self, rate: float) -> bool:
-        return rate > 0 and self._fault_rng.random() < rate
+    def chance(self, rate: float, name: str = "") -> bool:
+        hit = rate > 0 and self._fault_rng.random() < rate
+        if hit and name:
+            self.applied[name] += 1
+        return hit
+
+    def answer_next(self, *answers: str) -> None:
+        """Force the next requests' answers: ``sim.answer_next("503", "429:2")``."""
+        with self.lock:
+            self.scripted.extend(answers)
 
     def odd_enum(self, value: str, odd: str = "SOMETHING_NEW") -> str:
         """With the unknown-enum fault on, sometimes answer a value the docs never listed."""
-        return odd if self.chance(self.faults.unknown_enum_rate) else value
+        return odd if self.chance(self.faults.unknown_enum_rate, "unknown_enum_rate") else value
 
     def listing(self, body: Any, key: str | None = None) -> Any:
         """A listing's answer, as the faults would spoil it: without the list's ``key``
         (a dict answer), or with the list emptied. ``key`` None: the body is the list."""
-        if key is not None and isinstance(body, dict) and self.chance(self.faults.missing_key_rate):
+        if key is not None and isinstance(body, dict) and self.chance(self.faults.missing_key_rate, "missing_key_rate"):
             return {k: v for k, v in body.items() if k != key}
-        if self.chance(self.faults.empty_list_rate):
+        if self.chance(self.faults.empty_list_rate, "empty_list_rate"):
             if key is None:
                 return []
             if isinstance(body, dict):
@@ -217,15 +232,15 @@ class Simulator:
 
     def detail_missing(self) -> bool:
         """An item's own endpoint should answer 404 this time (the provider's own 404)."""
-        return self.chance(self.faults.not_found_rate)
+        return self.chance(self.faults.not_found_rate, "not_found_rate")
 
     def page_repeats(self) -> bool:
         """A paged listing should answer the page before again."""
-        return self.chance(self.faults.repeated_page_rate)
+        return self.chance(self.faults.repeated_page_rate, "repeated_page_rate")
 
     def pages_endless(self) -> bool:
         """A paged listing should say there is more, whatever it holds."""
-        return self.chance(self.faults.endless_pages)
+        return self.chance(self.faults.endless_pages, "endless_pages")
 
     def json(self, body: Any, status: int = 200, headers: dict | None = None) -> Response:
         import json
@@ -242,19 +257,32 @@ class Simulator:
             self.requests.append(record)
         return response(environ, start_response)
 
+    def _scripted(self) -> Response | None:
+        with self.lock:
+            answer = self.scripted.popleft() if self.scripted else None
+        if answer is None:
+            return None
+        status, _, wait = answer.partition(":")
+        if status == "429":
+            return self.rate_limited(float(wait or 1))
+        return self.server_error(int(status))
+
     def _respond(self, request: Request) -> Response:
         faults = self.faults
+        forced = self._scripted()
+        if forced is not None:
+            return forced
         if faults.latency:
             time.sleep(faults.latency)
-        if self.chance(faults.timeout_rate):
+        if self.chance(faults.timeout_rate, "timeout_rate"):
             time.sleep(faults.timeout_seconds)
-        if self.chance(faults.error_rate):
+        if self.chance(faults.error_rate, "error_rate"):
             return self.server_error(self._fault_rng.choice([500, 502, 503]))
-        if self.chance(faults.rate_limit_rate):
+        if self.chance(faults.rate_limit_rate, "rate_limit_rate"):
             return self.rate_limited(faults.retry_after)
-        if self.chance(faults.redirect_rate):
+        if self.chance(faults.redirect_rate, "redirect_rate"):
             return Response("", status=302, headers={"Location": faults.redirect_to})
-        if self.chance(faults.auth_fail_rate):
+        if self.chance(faults.auth_fail_rate, "auth_fail_rate"):
             return self.refused(request)
         refusal = self.authenticate(request)
         if refusal is not None:
@@ -272,7 +300,7 @@ class Simulator:
         if (
             response.status_code == 200
             and response.mimetype == "application/json"
-            and self.chance(faults.malformed_rate)
+            and self.chance(faults.malformed_rate, "malformed_rate")
         ):
             body = response.get_data()
             return Response(body[: max(len(body) // 2, 1)], status=200, mimetype="application/json")
