@@ -16,7 +16,7 @@ from django.db import models
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
-from dashboard.models import ActionLog, Connection
+from dashboard.models import ActionLog, Build, Connection
 from dashboard.models.registry import ROW_MODELS, name_of
 from dashboard.roles import can_operate
 from providers.base.adapter import Action, Adapter
@@ -128,4 +128,7 @@ def run_action(
         from dashboard.apply import apply_batch
 
         apply_batch(connection, result.refresh)
+    if result.show_build and not result.redirect:
+        started = Build.objects.filter(connection=connection, external_id=result.show_build).first()
+        result.redirect = started.get_absolute_url() if started else None
     return Outcome(True, result.message, result)

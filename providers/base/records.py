@@ -188,10 +188,13 @@ class SyncContext:
 class ActionResult:
     """What an action did, in words. ``refresh`` holds the target's new state to store at
     once; ``once`` holds values shown to the user a single time and never stored or
-    logged (a debug SSH key, a registration token); ``redirect`` is where to go next
-    (for example the build an action started), as a path of ours."""
+    logged (a debug SSH key, a registration token); ``redirect`` is where to go next,
+    as a path of ours, and ``show_build`` names a build to go to instead (one the
+    action started and ``refresh`` holds)."""
 
     message: str
     refresh: Batch | None = None
     once: dict[str, str] | None = None
     redirect: str | None = None
+    # The build the action started (its external id): the page goes there next.
+    show_build: str | None = None
