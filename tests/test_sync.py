@@ -1,5 +1,8 @@
+import pytest
+
 from dashboard.models import Build, Connection, Health, Job, SyncRun
 from dashboard.sync import acquire_lock, release_lock, sync_connection
+from providers.base.sim import Faults
 
 
 def sim_pipeline_ids(sim) -> set[str]:
@@ -87,3 +90,28 @@ def test_an_unreachable_provider_is_reported_in_words(db):
     connection.refresh_from_db()
     assert connection.health == Health.UNREACHABLE
     assert "Cannot connect" in connection.last_error
+
+
+def test_the_sync_command_syncs_named_connections_and_says_what_happened(semaphore, semaphore_sim):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("sync", semaphore.slug, stdout=out)
+
+    line = out.getvalue().strip()
+    assert line.startswith(f"{semaphore.slug} (Semaphore): ok, ")
+    assert " created, 0 updated, " in line and "requests" in line and line.endswith("health ok")
+    assert SyncRun.objects.filter(connection=semaphore).count() == 1
+
+
+def test_the_sync_command_refuses_unknown_slugs_and_reports_failures(semaphore, semaphore_sim):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="no connection with slug nope"):
+        call_command("sync", "nope")
+    semaphore_sim.faults = Faults(error_rate=1.0)
+    with pytest.raises(CommandError, match="1 sync"):
+        call_command("sync", semaphore.slug)
