@@ -115,3 +115,35 @@ def test_the_sync_command_refuses_unknown_slugs_and_reports_failures(semaphore, 
     semaphore_sim.faults = Faults(error_rate=1.0)
     with pytest.raises(CommandError, match="1 sync"):
         call_command("sync", semaphore.slug)
+
+
+def test_a_connection_whose_syncs_stopped_finishing_is_stalled(semaphore, semaphore_sim, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    sync_connection(semaphore.pk)
+    semaphore.refresh_from_db()
+    assert semaphore.health_now.value == Health.OK
+
+    # A worker died mid-sync long ago; beat keeps dispatching, nothing finishes.
+    long_ago = timezone.now() - timedelta(seconds=settings.SYNC_TIME_LIMIT + 10 * semaphore.sync_interval)
+    Connection.objects.filter(pk=semaphore.pk).update(last_synced_at=long_ago, next_sync_at=timezone.now())
+    semaphore.refresh_from_db()
+
+    assert semaphore.health_now.value == Health.STALLED
+    assert "no sync has finished for" in semaphore.health_now.message
+
+
+def test_a_connection_asked_to_wait_by_its_provider_is_not_stalled(semaphore, semaphore_sim, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    long_ago = timezone.now() - timedelta(seconds=settings.SYNC_TIME_LIMIT + 10 * semaphore.sync_interval)
+    Connection.objects.filter(pk=semaphore.pk).update(
+        last_synced_at=long_ago, next_sync_at=timezone.now() + timedelta(hours=1), health=Health.DEGRADED
+    )
+    semaphore.refresh_from_db()
+
+    assert semaphore.health_now.value == Health.DEGRADED

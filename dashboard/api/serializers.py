@@ -17,7 +17,11 @@ from dashboard.models import (
 
 
 class ConnectionSerializer(serializers.ModelSerializer):
-    """Everything about a connection but its token, which the API never returns."""
+    """Everything about a connection but its token, which the API never returns. Health
+    is as of now (a connection whose syncs stopped finishing is "stalled")."""
+
+    health = serializers.CharField(source="health_now.value", read_only=True)
+    last_error = serializers.CharField(source="health_now.message", read_only=True)
 
     class Meta:
         model = Connection

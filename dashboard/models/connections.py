@@ -1,3 +1,7 @@
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.urls import reverse
@@ -15,6 +19,16 @@ class Health(models.TextChoices):
     UNREACHABLE = "unreachable", "unreachable"
     # No sync finished for several intervals, or one ran past its time limit.
     STALLED = "stalled", "stalled"
+
+
+@dataclass(frozen=True)
+class HealthNow:
+    """A connection's health as of now: the last sync's verdict, unless syncs stopped
+    finishing (then "stalled")."""
+
+    value: str
+    label: str
+    message: str
 
 
 class Connection(models.Model):
@@ -65,3 +79,24 @@ class Connection(models.Model):
     @property
     def kind_label(self) -> str:
         return LABELS.get(self.kind, self.kind)
+
+    @property
+    def health_now(self) -> HealthNow:
+        """Stalled when no sync finished for ``SYNC_STALLED_INTERVALS`` intervals (or its
+        time limit, if longer), unless the provider asked us to wait that long."""
+        now = timezone.now()
+        since = self.last_synced_at or self.created_at
+        allowed = timedelta(
+            seconds=max(
+                settings.SYNC_STALLED_INTERVALS * self.sync_interval, settings.SYNC_TIME_LIMIT + self.sync_interval
+            )
+        )
+        asked_to_wait = self.next_sync_at and self.next_sync_at - now > timedelta(seconds=self.sync_interval)
+        if self.enabled and since and now - since > allowed and not asked_to_wait:
+            when = "no sync has finished yet" if self.last_synced_at is None else "no sync has finished"
+            ago = int((now - since).total_seconds())
+            message = f"Stalled: {when} for {ago} s (are the workers running?)"
+            if self.last_error:
+                message += f" Last error: {self.last_error}"
+            return HealthNow(Health.STALLED, Health.STALLED.label, message)
+        return HealthNow(self.health, self.get_health_display(), self.last_error)
