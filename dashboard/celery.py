@@ -13,11 +13,11 @@ app.autodiscover_tasks()
 def schedule_dispatch(sender: Celery, **kwargs) -> None:
     from django.conf import settings
 
-    every = settings.SYNC_DISPATCH_EVERY
-    # expires a little under the period, so a backed-up queue never piles up dispatches.
+    # Dispatch has a queue of its own, so it never waits behind a backlog of syncs; it
+    # does not expire (a late dispatch still dispatches, and a repeated one finds
+    # nothing due).
     sender.add_periodic_task(
-        every,
-        sender.signature("dashboard.tasks.dispatch_due_syncs"),
+        settings.SYNC_DISPATCH_EVERY,
+        sender.signature("dashboard.tasks.dispatch_due_syncs", queue=settings.CELERY_DISPATCH_QUEUE),
         name="dispatch due syncs",
-        expires=max(every * 0.9, 1),
     )

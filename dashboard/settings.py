@@ -6,6 +6,7 @@ import secrets
 from pathlib import Path
 
 import environ
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -135,6 +136,10 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(_control),
     }
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="celery")
+CELERY_DISPATCH_QUEUE = f"{CELERY_TASK_DEFAULT_QUEUE}-dispatch"
+CELERY_TASK_ROUTES = {"dashboard.tasks.dispatch_due_syncs": {"queue": CELERY_DISPATCH_QUEUE}}
+# Workers consume both queues unless started with -Q.
+CELERY_TASK_QUEUES = (Queue(CELERY_TASK_DEFAULT_QUEUE), Queue(CELERY_DISPATCH_QUEUE))
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -1,6 +1,7 @@
 """Thin Celery tasks: the work lives in dashboard.sync."""
 
 from celery import shared_task
+from django.conf import settings
 
 from dashboard import sync
 
@@ -13,7 +14,13 @@ def dispatch_due_syncs() -> list[int]:
     return due
 
 
-@shared_task(name="dashboard.tasks.sync_connection")
+# The sync stops itself at SYNC_TIME_LIMIT; Celery's limits (prefork pools) are the
+# backstop for a sync stuck outside any provider call.
+@shared_task(
+    name="dashboard.tasks.sync_connection",
+    soft_time_limit=settings.SYNC_TIME_LIMIT + 30,
+    time_limit=settings.SYNC_TIME_LIMIT + 60,
+)
 def sync_connection(connection_id: int) -> dict | None:
     run = sync.sync_connection(connection_id)
     if run is None:

@@ -47,7 +47,7 @@ def worker_env(tmp_path):
     return env
 
 
-def start_worker(env: dict, tmp_path: Path) -> subprocess.Popen:
+def start_worker(env: dict, tmp_path: Path, concurrency: int = 1) -> subprocess.Popen:
     log = open(tmp_path / "worker.log", "ab")  # noqa: SIM115 - closed with the process
     return subprocess.Popen(
         [
@@ -58,7 +58,7 @@ def start_worker(env: dict, tmp_path: Path) -> subprocess.Popen:
             "dashboard",
             "worker",
             "-B",
-            "--concurrency=1",
+            f"--concurrency={concurrency}",
             "--loglevel=INFO",
             "--schedule",
             str(tmp_path / "beat-schedule"),
@@ -175,3 +175,48 @@ def test_a_sync_killed_midway_resumes_without_losing_or_doubling_rows(worker_env
         assert len(described) == len(bigger.pipelines) - held, "the resumed sync fetches only what was not committed"
     finally:
         bigger.stop()
+
+
+def test_hung_providers_cannot_hold_every_worker_while_a_healthy_connection_waits(worker_env, tmp_path):
+    """Three providers that never answer and one that does, on a worker with two slots:
+    connections in trouble take one slot at most, so the healthy one keeps syncing."""
+    hung = [
+        SemaphoreSimulator(f"tok-hung-{i}", seed=i, faults=Faults(timeout_rate=1.0, timeout_seconds=60)).serve()
+        for i in range(3)
+    ]
+    healthy = SemaphoreSimulator("tok-ok", seed=9, scale=Scale(projects=1, builds=2, jobs=1, arrival_every=0)).serve()
+    try:
+        for i, sim in enumerate(hung):
+            Connection.objects.create(
+                kind="semaphore", name=f"hung {i}", slug=f"hung-{i}", base_url=sim.url, token=sim.token, sync_interval=2
+            )
+        ok = Connection.objects.create(
+            kind="semaphore", name="ok", slug="ok", base_url=healthy.url, token=healthy.token, sync_interval=2
+        )
+        worker_env.update({"PROVIDER_TIMEOUT": "3", "SYNC_TIME_LIMIT": "8", "SYNC_TROUBLED_SLOTS": "1"})
+        worker = start_worker(worker_env, tmp_path, concurrency=2)
+        try:
+            # Every hung connection has been tried and found in trouble...
+            wait_for(
+                lambda: Connection.objects.filter(slug__startswith="hung", failures__gt=0).count() == 3,
+                180,
+                "the hung connections to fail once",
+                worker,
+                tmp_path,
+            )
+            # ...and from then on the healthy one keeps syncing.
+            seen = SyncRun.objects.filter(connection=ok, status=SyncRun.Status.OK).count()
+            wait_for(
+                lambda: SyncRun.objects.filter(connection=ok, status=SyncRun.Status.OK).count() >= seen + 3,
+                120,
+                "three more syncs of the healthy connection",
+                worker,
+                tmp_path,
+            )
+        finally:
+            stop(worker)
+        for connection in Connection.objects.filter(slug__startswith="hung"):
+            assert connection.health == "unreachable", connection.last_error
+    finally:
+        for sim in [*hung, healthy]:
+            sim.stop()

@@ -95,6 +95,8 @@ class BaseClient:
         self.max_retry_after = self.max_retry_after if max_retry_after is None else max_retry_after
         # Called before every attempt (the sync renews its lease there).
         self.before_request = before_request
+        # The current request's last failure to reach the provider, if any.
+        self._failing: Unavailable | None = None
         self.http = httpx.Client(
             base_url=self.base_url,
             timeout=self.timeout,
@@ -163,6 +165,7 @@ class BaseClient:
             retry=retry_if_exception(lambda exc: self._retryable(exc, safe)),
             reraise=True,
         )
+        self._failing = None
         return retrying(self._send, method, path, kwargs)
 
     def remaining(self) -> float | None:
@@ -177,6 +180,9 @@ class BaseClient:
             raise BudgetExhausted(f"Stopped after {self.requests} requests to the provider, the limit for one go.")
         remaining = self.remaining()
         if remaining is not None and remaining <= 0.05:
+            if self._failing is not None:
+                # Out of time while the provider kept failing: that is the news.
+                raise self._failing
             raise DeadlineReached("Stopped at its time limit; what was read so far is kept.")
         return self.timeout if remaining is None else min(self.timeout, remaining)
 
@@ -195,11 +201,14 @@ class BaseClient:
             else:
                 response = self.http.request(method, self.url(path), headers=headers, **rest)
         except httpx.TimeoutException as exc:
-            raise Unavailable(f"The provider did not answer in time ({exc.__class__.__name__}).") from exc
+            self._failing = Unavailable(f"The provider did not answer in time ({exc.__class__.__name__}).")
+            raise self._failing from exc
         except httpx.ConnectError as exc:
-            raise Unavailable(f"Cannot connect to {self.base_url}: {exc}", details={"connect": True}) from exc
+            self._failing = Unavailable(f"Cannot connect to {self.base_url}: {exc}", details={"connect": True})
+            raise self._failing from exc
         except httpx.HTTPError as exc:
-            raise Unavailable(f"Connection to {self.base_url} failed: {exc}") from exc
+            self._failing = Unavailable(f"Connection to {self.base_url} failed: {exc}")
+            raise self._failing from exc
         if response.status_code >= 400:
             if stream:
                 response.read()
@@ -207,6 +216,8 @@ class BaseClient:
             error = self.error_for(response)
             if isinstance(error, RateLimited):
                 self.rate_limited += 1
+            if isinstance(error, Unavailable):
+                self._failing = error
             raise error
         return response
 
