@@ -93,3 +93,13 @@ def test_read_endpoints_answer(viewer_client, synced, name):
     response = viewer_client.get(reverse(name))
     assert response.status_code == 200
     assert "token" not in response.content.decode().lower() or name == "api-action-log"
+
+
+def test_the_providers_list_names_capabilities_actions_and_panels(viewer_client, db):
+    listed = {p["kind"]: p for p in viewer_client.get(reverse("api-providers")).json()}
+
+    assert set(listed) == {"semaphore", "harmont", "prunner", "jobsplatform"}
+    semaphore = listed["semaphore"]
+    assert "agents" in semaphore["capabilities"]
+    stop = next(a for a in semaphore["actions"] if a["name"] == "stop_pipeline")
+    assert stop["target"] == "build" and stop["destructive"] is True

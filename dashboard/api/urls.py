@@ -25,6 +25,12 @@ urlpatterns = [
     path("retention-policies/", api(views.RetentionPolicyList), name="api-retention-policies"),
     path("schedules/", api(views.ScheduleList), name="api-schedules"),
     path("action-log/", api(views.ActionLogList), name="api-action-log"),
+    path("providers/", api(views.ProviderList), name="api-providers"),
+    path(
+        "panels/<str:kind>/<slug:slug>/<str:name>/<str:target>/<path:external_id>",
+        api(views.PanelData),
+        name="api-panel",
+    ),
     path(
         "actions/<str:kind>/<slug:slug>/<str:action_name>/<str:target>/<path:external_id>",
         api(views.ActionRun),

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from dashboard import capabilities, logstore
-from dashboard.actions import build_form, resolve_action, run_action
+from dashboard.actions import build_form, find_target, resolve_action, run_action
 from dashboard.filters import BuildFilter
 from dashboard.models import (
     ActionLog,
@@ -25,9 +25,12 @@ from dashboard.models import (
     RetentionPolicy,
     Schedule,
 )
-from dashboard.views.common import build_or_404, job_or_404
+from dashboard.panels import panel_context
+from dashboard.views.common import build_or_404, connection_or_404, job_or_404
 from providers.base.adapter import Capability
+from providers.registry import KINDS, LABELS, adapter_class
 
+from .panels import plain
 from .serializers import (
     ActionLogSerializer,
     AgentSerializer,
@@ -200,3 +203,47 @@ class ActionRun(APIView):
         )
         response["Cache-Control"] = "no-store"
         return response
+
+
+class PanelData(APIView):
+    """What a provider panel shows on a page, as JSON (``panels`` of
+    ``/api/providers/``: promotions, active jobs, metrics, task output, artifacts...)."""
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT})
+    def get(self, request: Request, kind: str, slug: str, name: str, target: str, external_id: str) -> Response:
+        connection = connection_or_404(kind, slug)
+        obj = find_target(connection, target, external_id)
+        panel = adapter_class(kind).panels.get(name)
+        if panel is None or panel.page != target:
+            raise Http404("No such panel on that page.")
+        context = panel_context(request, obj, name)
+        data = plain({k: v for k, v in context.items() if k != "panel_error"})
+        return Response({"panel": name, "error": context.get("panel_error", ""), "data": data})
+
+
+class ProviderList(APIView):
+    """The registered providers: their capabilities, actions (with parameters) and panels."""
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request) -> Response:
+        return Response(
+            [
+                {
+                    "kind": kind,
+                    "label": LABELS[kind],
+                    "capabilities": sorted(adapter_class(kind).capabilities),
+                    "actions": [
+                        {
+                            "name": a.name,
+                            "label": a.label,
+                            "target": a.target,
+                            "destructive": a.destructive,
+                            "parameters": list(a.form.base_fields) if a.form else [],
+                        }
+                        for a in adapter_class(kind).action_set()
+                    ],
+                    "panels": [{"name": p.name, "page": p.page, "live": p.live} for p in adapter_class(kind).panels],
+                }
+                for kind in KINDS
+            ]
+        )

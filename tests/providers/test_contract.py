@@ -91,6 +91,26 @@ def test_every_panel_has_its_template(kind):
         assert get_template(panel.template_name(kind)), panel.name
 
 
+def test_every_panel_is_served_as_json_by_the_api(kind, history, client, viewer):
+    from django.urls import reverse
+
+    from dashboard.models.registry import model_named
+
+    client.force_login(viewer)
+    for panel in adapter_class(kind).panels:
+        if panel.page == "connection":
+            obj_id = "-"
+        else:
+            row = model_named(panel.page).objects.filter(connection=history).order_by("-id").first()
+            if row is None:
+                continue
+            obj_id = row.external_id
+        url = reverse("api-panel", args=[kind, history.slug, panel.name, panel.page, obj_id])
+        response = client.get(url)
+        assert response.status_code == 200, (panel.name, response.content[:300])
+        assert isinstance(response.json()["data"], dict)
+
+
 def test_every_capability_declared_is_honoured(kind, history):
     adapter = adapter_class(kind)
     for capability, model in CAPABILITY_ROWS.items():
