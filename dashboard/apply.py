@@ -138,7 +138,7 @@ def apply_batch(connection: Connection, batch: Batch, gathered: evidence.Evidenc
             if name in rows_by_model:
                 writer.write(name, rows_by_model[name])
         weigh_evidence(cid, batch, gathered)
-        if batch.cursor is not None:
+        if batch.cursor is not None and batch.cursor != connection.sync_cursor:
             Connection.objects.filter(pk=cid).update(sync_cursor=batch.cursor)
             connection.sync_cursor = batch.cursor
         if total.changed_build_ids:

@@ -160,6 +160,8 @@ SYNC_BACKOFF_MAX_SECONDS = env.float("SYNC_BACKOFF_MAX_SECONDS", default=300.0)
 # Worker slots that connections in trouble may hold at once; keep it below the workers'
 # total concurrency so healthy connections always have a slot.
 SYNC_TROUBLED_SLOTS = env.int("SYNC_TROUBLED_SLOTS", default=1)
+# SyncRun rows kept per connection (quiet syncs keep none; totals live on the connection).
+SYNC_RUNS_KEPT = env.int("SYNC_RUNS_KEPT", default=200)
 # A connection counts as stalled when no sync finished for this many of its intervals.
 SYNC_STALLED_INTERVALS = env.int("SYNC_STALLED_INTERVALS", default=5)
 # Deletions at the provider are believed only when they hold (see dashboard/evidence.py).

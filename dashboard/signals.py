@@ -6,8 +6,9 @@ notifications, trace export) connect here instead of editing the sync engine.
 included), ``finished_build_ids`` (builds that reached a finished state in this batch).
 It is also sent when an action stores the provider's answer at once.
 
-``sync_finished`` is sent after a sync has written its SyncRun and the connection's
-health: ``connection``, ``run``.
+``sync_finished`` is sent after a sync has written the connection's health:
+``connection``, ``run`` (its SyncRun; not saved when the sync was quiet: it found
+nothing new and no trouble).
 
 Receivers must not raise: the engine logs and swallows their errors, so a broken
 receiver never fails a sync."""

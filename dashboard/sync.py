@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from dashboard.apply import BatchResult, apply_batch, backoff
@@ -194,18 +194,23 @@ def health_for(exc: Exception) -> tuple[str, str]:
 
 
 def sync_connection(connection_id: int) -> SyncRun | None:
-    """Sync one connection unless another worker is already doing it (returns None)."""
+    """Sync one connection unless another worker is already doing it (returns None).
+    The SyncRun returned is stored only when the sync wrote or found something."""
     owner = uuid.uuid4().hex
+    before = Connection.objects.filter(pk=connection_id).values("lock_owner", "lock_until").first()
     if not acquire_lock(connection_id, owner):
         log.info("connection %s is already syncing; skipped", connection_id)
         return None
     try:
         connection = Connection.objects.get(pk=connection_id)
-        SyncRun.objects.filter(connection=connection, status=SyncRun.Status.RUNNING).update(
-            status=SyncRun.Status.INTERRUPTED,
-            finished_at=timezone.now(),
-            error="The worker stopped before this sync finished; the next sync resumed from its cursor.",
-        )
+        if before and before["lock_owner"]:
+            # The last sync's lease ran out without being released: its worker died.
+            SyncRun.objects.create(
+                connection=connection,
+                status=SyncRun.Status.INTERRUPTED,
+                finished_at=timezone.now(),
+                error="The worker stopped before this sync finished; the next sync resumed from its cursor.",
+            )
         return _run(connection, Lease(connection_id, owner))
     finally:
         release_lock(connection_id, owner)
@@ -213,7 +218,7 @@ def sync_connection(connection_id: int) -> SyncRun | None:
 
 def _run(connection: Connection, lease: Lease) -> SyncRun:
     started = time.monotonic()
-    run = SyncRun.objects.create(connection=connection)
+    run = SyncRun(connection=connection, started_at=timezone.now())
     adapter = adapter_class(connection.kind)(
         connection,
         budget=settings.SYNC_REQUEST_BUDGET,
@@ -284,7 +289,9 @@ def _finish(connection: Connection, run: SyncRun, adapter, outcome: Outcome, sta
     run.requests = adapter.requests
     run.finished_at = timezone.now()
     run.duration = round(time.monotonic() - started, 3)
-    run.save()
+    if run.status != SyncRun.Status.OK or run.created or run.updated:
+        run.save()
+        prune_runs(connection)
     troubled = health in (Health.UNREACHABLE,) or outcome.wait is not None or bool(outcome.bound)
     failures = connection.failures + 1 if troubled else 0
     now = timezone.now()
@@ -294,10 +301,24 @@ def _finish(connection: Connection, run: SyncRun, adapter, outcome: Outcome, sta
         last_synced_at=now,
         failures=failures,
         next_sync_at=now + timedelta(seconds=next_wait(connection.sync_interval, failures, outcome.wait)),
+        sync_count=F("sync_count") + 1,
+        sync_requests=F("sync_requests") + run.requests,
     )
     connection.refresh_from_db()
     send_safely(sync_finished, connection=connection, run=run)
     return run
+
+
+def prune_runs(connection: Connection) -> None:
+    """Keep the last ``SYNC_RUNS_KEPT`` SyncRuns of a connection (the totals live on it)."""
+    oldest_kept = (
+        SyncRun.objects.filter(connection=connection)
+        .order_by("-id")
+        .values_list("id", flat=True)[settings.SYNC_RUNS_KEPT - 1 : settings.SYNC_RUNS_KEPT]
+        .first()
+    )
+    if oldest_kept is not None:
+        SyncRun.objects.filter(connection=connection, id__lt=oldest_kept).delete()
 
 
 def next_wait(interval: float, failures: int, asked: float | None) -> float:

@@ -147,3 +147,19 @@ def test_a_connection_asked_to_wait_by_its_provider_is_not_stalled(semaphore, se
     semaphore.refresh_from_db()
 
     assert semaphore.health_now.value == Health.DEGRADED
+
+
+def test_a_quiet_sync_writes_only_the_connection_row_and_history_is_pruned(semaphore, semaphore_sim, settings):
+    first = sync_connection(semaphore.pk)
+    assert first.pk is not None, "a sync that wrote rows keeps its SyncRun"
+
+    quiet = sync_connection(semaphore.pk)
+
+    assert quiet.pk is None and quiet.status == SyncRun.Status.OK
+    semaphore.refresh_from_db()
+    assert semaphore.sync_count == 2 and semaphore.sync_requests == first.requests + quiet.requests
+    settings.SYNC_RUNS_KEPT = 2
+    semaphore_sim.faults = Faults(error_rate=1.0)
+    for _ in range(3):
+        sync_connection(semaphore.pk)
+    assert SyncRun.objects.filter(connection=semaphore).count() == 2

@@ -64,6 +64,10 @@ class Connection(models.Model):
     lock_until = models.DateTimeField(null=True, blank=True, editable=False)
     # Syncs in a row that ended unreachable, timed out or rate limited: the next one waits longer.
     failures = models.PositiveSmallIntegerField(default=0, editable=False)
+    # Every finished sync counts here; only syncs that wrote or found something keep a
+    # SyncRun row (the last SYNC_RUNS_KEPT of them), so a quiet sync writes one row.
+    sync_count = models.PositiveIntegerField(default=0, editable=False)
+    sync_requests = models.PositiveBigIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
