@@ -146,7 +146,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(STATE_DIR / "celerybeat-schedule")
 # How often beat looks for connections whose sync is due (each has its own interval).
-SYNC_DISPATCH_EVERY = env.float("SYNC_DISPATCH_EVERY", default=5.0)
+SYNC_DISPATCH_EVERY = env.float("SYNC_DISPATCH_EVERY", default=2.0)
 # A sync holds its connection's lease this long unless it renews it (it does, while it
 # talks to the provider); a killed worker's lease therefore frees itself soon.
 SYNC_LOCK_TTL = env.int("SYNC_LOCK_TTL", default=45)
@@ -160,6 +160,8 @@ SYNC_BACKOFF_MAX_SECONDS = env.float("SYNC_BACKOFF_MAX_SECONDS", default=300.0)
 # Worker slots that connections in trouble may hold at once; keep it below the workers'
 # total concurrency so healthy connections always have a slot.
 SYNC_TROUBLED_SLOTS = env.int("SYNC_TROUBLED_SLOTS", default=1)
+# While a connection has running builds it syncs at least this often (seconds).
+SYNC_ACTIVE_INTERVAL = env.float("SYNC_ACTIVE_INTERVAL", default=10.0)
 # SyncRun rows kept per connection (quiet syncs keep none; totals live on the connection).
 SYNC_RUNS_KEPT = env.int("SYNC_RUNS_KEPT", default=200)
 # A connection counts as stalled when no sync finished for this many of its intervals.

@@ -32,7 +32,8 @@ from dashboard.logstore import refresh_log
 from dashboard.models import Build, Connection, Health, Job, SyncRun
 from dashboard.models.registry import model_named
 from dashboard.signals import send_safely, sync_finished
-from dashboard.states import FINISHED
+from dashboard.states import FINISHED, State
+from dashboard.upsert import chunked
 from providers.base.errors import (
     AuthError,
     BoundReached,
@@ -295,18 +296,31 @@ def _finish(connection: Connection, run: SyncRun, adapter, outcome: Outcome, sta
     troubled = health in (Health.UNREACHABLE,) or outcome.wait is not None or bool(outcome.bound)
     failures = connection.failures + 1 if troubled else 0
     now = timezone.now()
+    interval = connection.sync_interval
+    if not failures and interval > settings.SYNC_ACTIVE_INTERVAL and something_runs(connection):
+        interval = settings.SYNC_ACTIVE_INTERVAL  # running builds are polled faster than history
+    wait = timedelta(seconds=next_wait(interval, failures, outcome.wait))
+    # On schedule from when it fell due, so the period does not drift by each sync's length.
+    base = connection.due_at if connection.due_at and not (failures or outcome.wait) else now
     Connection.objects.filter(pk=connection.pk).update(
         health=health,
         last_error=error,
         last_synced_at=now,
         failures=failures,
-        next_sync_at=now + timedelta(seconds=next_wait(connection.sync_interval, failures, outcome.wait)),
+        next_sync_at=max(base + wait, now + timedelta(seconds=1)),
+        due_at=None,
+        last_sync_lag=(run.started_at - connection.due_at).total_seconds() if connection.due_at else None,
         sync_count=F("sync_count") + 1,
         sync_requests=F("sync_requests") + run.requests,
     )
     connection.refresh_from_db()
     send_safely(sync_finished, connection=connection, run=run)
     return run
+
+
+def something_runs(connection: Connection) -> bool:
+    unfinished = [State.QUEUED, State.RUNNING, State.BLOCKED]
+    return Build.objects.filter(connection=connection, state__in=unfinished, gone=False).exists()
 
 
 def prune_runs(connection: Connection) -> None:
@@ -365,12 +379,18 @@ def dispatch_due() -> list[int]:
     )
     busy_troubled = Connection.objects.filter(failures__gt=0, lock_until__gt=now).count()
     room = max(settings.SYNC_TROUBLED_SLOTS - busy_troubled, 0)
-    chosen = []
+    chosen: dict[int, list[int]] = {}
     for pk, interval, failures in due:
         if failures:
             if not room:
                 continue  # left due: picked up when a slot frees
             room -= 1
-        chosen.append(pk)
-        Connection.objects.filter(pk=pk).update(next_sync_at=now + timedelta(seconds=max(interval, 1)))
-    return chosen
+        chosen.setdefault(interval, []).append(pk)
+    # A statement per interval: remember when each fell due, and hold it for an interval
+    # (the sync sets the real next time when it ends; a lost task is retried after that).
+    for interval, pks in chosen.items():
+        for part in chunked(pks):
+            Connection.objects.filter(pk__in=part).update(
+                due_at=F("next_sync_at"), next_sync_at=now + timedelta(seconds=max(interval, 1))
+            )
+    return [pk for pks in chosen.values() for pk in pks]

@@ -163,3 +163,25 @@ def test_a_quiet_sync_writes_only_the_connection_row_and_history_is_pruned(semap
     for _ in range(3):
         sync_connection(semaphore.pk)
     assert SyncRun.objects.filter(connection=semaphore).count() == 2
+
+
+def test_dispatch_takes_due_connections_once_and_remembers_when_they_fell_due(db):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from dashboard.sync import dispatch_due
+
+    now = timezone.now()
+    due = Connection.objects.create(
+        kind="semaphore", name="d", slug="d", base_url="http://127.0.0.1:9", sync_interval=60, next_sync_at=now
+    )
+    Connection.objects.create(
+        kind="semaphore", name="l", slug="l", base_url="http://127.0.0.1:9", next_sync_at=now + timedelta(hours=1)
+    )
+
+    assert dispatch_due() == [due.pk]
+    assert dispatch_due() == [], "held while it runs"
+    due.refresh_from_db()
+    assert abs((due.due_at - now).total_seconds()) < 1
+    assert 50 < (due.next_sync_at - timezone.now()).total_seconds() <= 60

@@ -68,6 +68,9 @@ class Connection(models.Model):
     # SyncRun row (the last SYNC_RUNS_KEPT of them), so a quiet sync writes one row.
     sync_count = models.PositiveIntegerField(default=0, editable=False)
     sync_requests = models.PositiveBigIntegerField(default=0, editable=False)
+    # When the sync now queued or running fell due, and how late the last one started.
+    due_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_sync_lag = models.FloatField(null=True, blank=True, editable=False, help_text="Seconds.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
