@@ -21,3 +21,10 @@ def schedule_dispatch(sender: Celery, **kwargs) -> None:
         name="dispatch due syncs",
         expires=max(every * 0.9, 1),
     )
+    # Notifications whose enqueue was lost or whose worker stopped (dashboard/notify/delivery.py).
+    sender.add_periodic_task(
+        settings.NOTIFY_SWEEP_EVERY,
+        sender.signature("dashboard.notify.tasks.resend_stalled"),
+        name="resend stalled notifications",
+        expires=max(settings.NOTIFY_SWEEP_EVERY * 0.9, 1),
+    )
