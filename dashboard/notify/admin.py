@@ -10,7 +10,7 @@ from django.utils.html import format_html
 from dashboard.models import Delivery, NotificationChannel, NotificationRule
 
 from . import channels
-from .delivery import test_delivery
+from .delivery import make_test_message
 from .tasks import enqueue
 
 
@@ -65,7 +65,7 @@ class NotificationChannelAdmin(admin.ModelAdmin):
         ]
 
     def _queue_test(self, request, channel: NotificationChannel) -> None:
-        delivery = test_delivery(channel, request.user.get_username())
+        delivery = make_test_message(channel, request.user.get_username())
         enqueue(delivery.pk)
         log_url = reverse("admin:dashboard_delivery_change", args=[delivery.pk])
         self.message_user(

@@ -8,6 +8,8 @@ writes only to us (not to the process log), and what we keep is redacted."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 log = logging.getLogger(__name__)
@@ -29,10 +31,39 @@ class SendFailed(Exception):
         self.permanent = permanent
 
 
+class _Collect(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno >= logging.WARNING:
+            self.lines.append(record.getMessage())
+
+
+@contextmanager
+def _apprise_logs() -> Iterator[_Collect]:
+    """Apprise's log lines go to the returned collector only, never to the process log
+    (they can quote the URL). Celery runs one task per process, so swapping the logger's
+    settings for the duration does not race."""
+    apprise_log = logging.getLogger("apprise")
+    collect, propagate, level = _Collect(), apprise_log.propagate, apprise_log.level
+    apprise_log.addHandler(collect)
+    apprise_log.propagate = False
+    apprise_log.setLevel(logging.INFO)
+    try:
+        yield collect
+    finally:
+        apprise_log.removeHandler(collect)
+        apprise_log.propagate = propagate
+        apprise_log.setLevel(level)
+
+
 def _plugin(url: str):
     import apprise
 
-    return apprise.Apprise.instantiate(url.strip(), suppress_exceptions=True)
+    with _apprise_logs():
+        return apprise.Apprise.instantiate(url.strip(), suppress_exceptions=True)
 
 
 def problem(url: str) -> str:
@@ -62,7 +93,7 @@ def secrets_of(url: str) -> list[str]:
     """The parts of a URL that may be credentials, longest first."""
     parts = urlsplit(url.strip())
     found = {url.strip(), parts.password or "", parts.username or ""}
-    host = parts.hostname or ""
+    host = parts.netloc.rpartition("@")[2].partition(":")[0]  # as written: tokens are case-sensitive
     if host and "." not in host and host != "localhost":  # slack://TokenA/…, discord://webhook_id/…
         found.add(host)
     found.update(segment for segment in parts.path.split("/") if len(segment) >= 6)
@@ -77,16 +108,6 @@ def redact(text: str, url: str) -> str:
     return text
 
 
-class _Collect(logging.Handler):
-    def __init__(self):
-        super().__init__(logging.INFO)
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.levelno >= logging.WARNING:
-            self.lines.append(record.getMessage())
-
-
 def send(url: str, title: str, body: str, kind: str = "test") -> None:
     """Send one message; raises SendFailed with a redacted reason."""
     import apprise
@@ -94,21 +115,13 @@ def send(url: str, title: str, body: str, kind: str = "test") -> None:
     if problem(url):
         raise SendFailed("The channel's URL is not usable; an admin must enter it again.", permanent=True)
     notifier = apprise.Apprise()
-    notifier.add(url.strip())
-    apprise_log = logging.getLogger("apprise")
-    collect, propagate, level = _Collect(), apprise_log.propagate, apprise_log.level
-    apprise_log.addHandler(collect)
-    apprise_log.propagate = False
-    apprise_log.setLevel(logging.INFO)
-    try:
-        ok = notifier.notify(title=title, body=body, notify_type=NOTIFY_TYPES.get(kind, "info"))
-    except Exception as exc:  # a plugin bug must not kill the worker; report it as a failure
-        collect.lines.append(f"{type(exc).__name__}: {exc}")
-        ok = False
-    finally:
-        apprise_log.removeHandler(collect)
-        apprise_log.propagate = propagate
-        apprise_log.setLevel(level)
+    with _apprise_logs() as collect:
+        notifier.add(url.strip())
+        try:
+            ok = notifier.notify(title=title, body=body, notify_type=NOTIFY_TYPES.get(kind, "info"))
+        except Exception as exc:  # a plugin bug must not kill the worker; report it as a failure
+            collect.lines.append(f"{type(exc).__name__}: {exc}")
+            ok = False
     if not ok:
         reason = " | ".join(dict.fromkeys(collect.lines)) or "The service did not accept the message."
         raise SendFailed(redact(reason, url)[:2000])

@@ -91,7 +91,7 @@ def stalled() -> list[int]:
     )
 
 
-def test_delivery(channel: NotificationChannel, username: str) -> Delivery:
+def make_test_message(channel: NotificationChannel, username: str) -> Delivery:
     return Delivery.objects.create(
         key=f"test:{channel.pk}:{uuid.uuid4().hex}",
         channel=channel,

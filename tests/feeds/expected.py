@@ -23,7 +23,9 @@ def pairs(**filters) -> dict[str, dict]:
         last = verdicts[-1] if verdicts else newest
         project = newest.pipeline.project or newest.project
         name = " / ".join(
-            p for p in (newest.connection.slug, project.name if project else "", newest.pipeline.name, newest.branch) if p
+            p
+            for p in (newest.connection.slug, project.name if project else "", newest.pipeline.name, newest.branch)
+            if p
         )
         out[name] = {
             "status": {"passed": "Success", "failed": "Failure"}[verdicts[-1].state] if verdicts else "Unknown",

@@ -129,7 +129,9 @@ def test_scheduled_pipelines_carry_their_next_build_time(viewer_client, db):
     for name, attributes in shown.items():
         pipeline_name = name.split(" / ")[2]
         if pipeline_name in scheduled:
-            assert datetime.fromisoformat(attributes["nextBuildTime"]) == scheduled[pipeline_name].replace(microsecond=0)
+            assert datetime.fromisoformat(attributes["nextBuildTime"]) == scheduled[pipeline_name].replace(
+                microsecond=0
+            )
         else:
             assert "nextBuildTime" not in attributes
 
