@@ -15,7 +15,9 @@ from .feeds import Scope
 class NotificationChannel(models.Model):
     name = models.CharField(max_length=100)
     # Write-only: the URL holds the service's secrets (webhook tokens, passwords).
-    url = EncryptedTextField(help_text="An Apprise URL, e.g. slack://…, msteams://…, discord://…, mailto://…, json://…")
+    url = EncryptedTextField(
+        help_text="An Apprise URL, e.g. slack://…, workflows://… (Teams), discord://…, mailto://…, json://…"
+    )
     enabled = models.BooleanField(default=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -21,7 +21,7 @@ class ChannelForm(forms.ModelForm):
         strip=True,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
         help_text="Write-only: stored encrypted and never shown again; leave blank to keep the current one. "
-        "Examples: slack://TokenA/TokenB/TokenC/#channel, msteams://…, discord://WebhookID/Token, "
+        "Examples: slack://TokenA/TokenB/TokenC/#channel, workflows://… (Teams), discord://WebhookID/Token, "
         "mailto://user:password@example.com, json://host/path (a generic webhook).",
     )
 

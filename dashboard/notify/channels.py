@@ -1,5 +1,5 @@
 """Talking to chat and mail services is Apprise's job: one URL names the service and its
-credentials (slack://…, msteams://…, discord://…, mailto://…, json://… for a generic
+credentials (slack://…, workflows://… (Teams), discord://…, mailto://…, json://… for a generic
 webhook). Here: check a URL, name its service, send, and keep secrets out of errors.
 
 Apprise logs what goes wrong, sometimes with parts of the URL; while sending, its logger
@@ -74,7 +74,8 @@ def problem(url: str) -> str:
         return "Enter the channel's Apprise URL."
     if "://" not in url:
         return (
-            "An Apprise URL starts with its service, e.g. slack://…, msteams://…, discord://…, mailto://… or json://…"
+            "An Apprise URL starts with its service, e.g. slack://…, workflows://… (Teams), discord://…, "
+            "mailto://… or json://…"
         )
     if any(c.isspace() for c in url):
         return "The URL must not contain spaces or line breaks."

@@ -104,3 +104,27 @@ def test_the_badge_changes_and_its_etag_with_it_when_a_build_fails(viewer_client
     changed = viewer_client.get(url, HTTP_IF_NONE_MATCH=first["ETag"])
     assert changed.status_code == 200 and read(changed).endswith(": failing")
     assert changed["ETag"] != first["ETag"]
+
+
+def contrast(a: str, b: str) -> float:
+    """WCAG contrast ratio of two #rrggbb colours."""
+
+    def luminance(colour: str) -> float:
+        channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+        r, g, b = (c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+    high, low = sorted((luminance(a), luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_white_text_stays_readable_on_every_badge_colour_on_light_and_dark_pages(viewer_client, synced):
+    build = a_pair("failed")
+    root = ElementTree.fromstring(viewer_client.get(badge_url(build.pipeline, build.branch)).content)
+    backgrounds = [r.get("fill") for r in root.iter(f"{SVG}rect") if r.get("fill", "").startswith("#")][1:]
+    from dashboard.feeds.badges import COLOURS, LABEL_COLOUR
+
+    assert backgrounds == [LABEL_COLOUR, COLOURS["failing"]]
+    assert root.find(f"{SVG}g[@fill='#fff']") is not None
+    for colour in [LABEL_COLOUR, *COLOURS.values()]:
+        assert contrast("#ffffff", colour) >= 4.5, colour

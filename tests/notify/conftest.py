@@ -78,3 +78,6 @@ def synced_jp(jp):
 
     sync_connection(jp.pk)
     return jp
+
+
+from tests.test_worker import worker_env  # noqa: E402, F401 (the real worker's environment, a fixture)
