@@ -7,6 +7,7 @@ from django.utils import timezone
 from dashboard.models import FeedToken
 
 from . import tokens
+from .forms import scope_formfield
 from .views import created_context
 
 
@@ -27,8 +28,10 @@ class FeedTokenAdmin(admin.ModelAdmin):
         "revoked_at",
     ]
     readonly_fields = ["prefix", "created_by", "last_used_at", "revoked_at"]
-    autocomplete_fields = []
     actions = ["revoke"]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        return super().formfield_for_foreignkey(db_field, request, **scope_formfield(db_field, kwargs))
 
     def save_model(self, request, obj: FeedToken, form, change: bool) -> None:
         if change:

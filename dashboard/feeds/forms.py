@@ -35,3 +35,12 @@ class FeedTokenForm(forms.ModelForm):
         model = FeedToken
         fields = ["name", "connection", "project", "pipeline", "branch"]
         help_texts = {"branch": "Exact branch name; blank for every branch."}
+
+
+def scope_formfield(db_field, kwargs: dict) -> dict:
+    """Admin select boxes for a scope's project and pipeline, named with their connection."""
+    if db_field.name == "project":
+        kwargs.update(form_class=ScopeChoice, queryset=Project.objects.select_related("connection"))
+    elif db_field.name == "pipeline":
+        kwargs.update(form_class=ScopeChoice, queryset=Pipeline.objects.select_related("connection", "project"))
+    return kwargs

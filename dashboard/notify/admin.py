@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from dashboard.feeds.forms import scope_formfield
 from dashboard.models import Delivery, NotificationChannel, NotificationRule
 
 from . import channels
@@ -100,6 +101,9 @@ class NotificationRuleAdmin(admin.ModelAdmin):
             {"fields": ["on_break", "on_recover", "still_failing_hours", "on_missed_schedule", "unhealthy_minutes"]},
         ),
     ]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        return super().formfield_for_foreignkey(db_field, request, **scope_formfield(db_field, kwargs))
 
     @admin.display(description="events")
     def events(self, rule: NotificationRule) -> str:

@@ -153,9 +153,11 @@ def verdict_changes(finished_build_ids, rules: list[NotificationRule]) -> list[E
 def still_failing(connection: Connection, rules: list[NotificationRule], now: datetime) -> list[Event]:
     if not rules:
         return []
+    filters = [rule.build_filter() for rule in rules]
     scope = Q()
-    for rule in rules:
-        scope |= rule.build_filter()
+    if all(filters):  # an empty filter (a rule watching everything) must not be OR-ed away
+        for one in filters:
+            scope |= one
     failing = [p for p in pair_statuses(Build.objects.filter(scope, connection=connection)) if p.passing is False]
     if not failing:
         return []

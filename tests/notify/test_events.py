@@ -139,19 +139,22 @@ def test_still_failing_after_n_hours_is_sent_once_per_streak(behind, receiver, s
     sync(jp)
     finish_run(sim, "db-migrate", passes=True)
     sync(jp)
-    rule = make_rule(receiver.url(), pipeline=pipeline_of(sim, "db-migrate"), on_break=False, on_recover=False)
-    NotificationRule.objects.filter(pk=rule.pk).update(
-        still_failing_hours=2, created_at=timezone.now() - timedelta(hours=4)
-    )
+    quiet = {"on_break": False, "on_recover": False}
+    make_rule(receiver.url("backfills"), pipeline=pipeline_of(sim, "backfill-events"), **quiet)
+    make_rule(receiver.url("everything"), **quiet)
+    NotificationRule.objects.update(still_failing_hours=2, created_at=timezone.now() - timedelta(hours=4))
     first = finish_run(sim, "db-migrate", passes=False)
     sync(jp)
     finish_run(sim, "db-migrate", passes=False)
     sync(jp)
     sync(jp)
 
-    [message] = receiver.messages
+    about_migrations = [m for m in receiver.messages if m["title"].startswith("✗ db-migrate")]
+    assert [m["path"] for m in about_migrations] == ["/everything"]
+    message = about_migrations[0]
     assert message["title"] == "✗ db-migrate still failing after 2 h"
     assert stored(sim, first).external_id[:12] in message["message"]
+    assert all(m["path"] == "/everything" for m in receiver.messages if m not in about_migrations)
 
 
 def test_a_missed_cron_fire_is_sent_once(jp, jp_sim, receiver, sync):
