@@ -21,7 +21,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import get_conditional_response, patch_cache_control
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from dashboard.links import permalink
 from dashboard.models import Build, Connection, FeedToken, Pipeline, Project
@@ -52,7 +52,7 @@ def conditional(request: HttpRequest, response: HttpResponse, *, shared: bool) -
 
 
 @login_not_required
-@require_GET
+@require_safe
 def cctray_feed(request: HttpRequest) -> HttpResponse:
     allowed, token = reader(request)
     if not allowed:
@@ -88,13 +88,13 @@ def _badge(request: HttpRequest, find: Callable[[], Connection | Project | Pipel
 
 
 @login_not_required
-@require_GET
+@require_safe
 def connection_badge(request: HttpRequest, kind: str, slug: str) -> HttpResponse:
     return _badge(request, lambda: Connection.objects.filter(kind=kind, slug=slug).first())
 
 
 @login_not_required
-@require_GET
+@require_safe
 def project_badge(request: HttpRequest, kind: str, slug: str, external_id: str) -> HttpResponse:
     return _badge(
         request,
@@ -107,7 +107,7 @@ def project_badge(request: HttpRequest, kind: str, slug: str, external_id: str) 
 
 
 @login_not_required
-@require_GET
+@require_safe
 def pipeline_badge(request: HttpRequest, kind: str, slug: str, external_id: str) -> HttpResponse:
     return _badge(
         request,

@@ -158,3 +158,8 @@ def test_an_unchanged_feed_answers_304_to_its_etag(viewer_client, synced):
     assert first["Cache-Control"].startswith("max-age=60") and "private" in first["Cache-Control"]
     again = viewer_client.get(FEED, HTTP_IF_NONE_MATCH=first["ETag"])
     assert again.status_code == 304 and again.content == b""
+
+
+def test_head_requests_get_the_headers_without_the_feed(client, synced, make_token):
+    response = client.head(FEED, {"token": make_token()})
+    assert response.status_code == 200 and response["ETag"] and response.content == b""
