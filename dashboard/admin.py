@@ -144,3 +144,8 @@ class ActionLogAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+# Feed tokens, notification channels, rules and the delivery log have their own modules.
+from dashboard.feeds import admin as feeds_admin  # noqa: E402, F401
+from dashboard.notify import admin as notify_admin  # noqa: E402, F401

@@ -20,3 +20,6 @@ class DashboardConfig(AppConfig):
 
     def ready(self) -> None:
         post_migrate.connect(ensure_role_groups, sender=self)
+        from dashboard.notify.events import connect as connect_notifications
+
+        connect_notifications()

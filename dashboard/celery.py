@@ -21,3 +21,10 @@ def schedule_dispatch(sender: Celery, **kwargs) -> None:
         sender.signature("dashboard.tasks.dispatch_due_syncs", queue=settings.CELERY_DISPATCH_QUEUE),
         name="dispatch due syncs",
     )
+    # Notifications whose enqueue was lost or whose worker stopped (dashboard/notify/delivery.py).
+    sender.add_periodic_task(
+        settings.NOTIFY_SWEEP_EVERY,
+        sender.signature("dashboard.notify.tasks.resend_stalled"),
+        name="resend stalled notifications",
+        expires=max(settings.NOTIFY_SWEEP_EVERY * 0.9, 1),
+    )

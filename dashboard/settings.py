@@ -240,3 +240,21 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
 }
+
+# Feeds, badges and notifications (dashboard/feeds, dashboard/notify) ----------------------
+# The dashboard's public address, for links in notifications (workers see no request).
+DASHBOARD_URL = env.str("DASHBOARD_URL", default="http://127.0.0.1:8000")
+# A failed send is retried after 30 s, 60 s, 120 s, ... (at most NOTIFY_RETRY_MAX apart).
+NOTIFY_RETRY_BACKOFF = env.float("NOTIFY_RETRY_BACKOFF", default=30.0)
+NOTIFY_RETRY_MAX = env.float("NOTIFY_RETRY_MAX", default=3600.0)
+NOTIFY_MAX_ATTEMPTS = env.int("NOTIFY_MAX_ATTEMPTS", default=8)
+# A worker's claim on a delivery it is sending; one that dies frees it after this long.
+NOTIFY_SEND_LEASE = env.int("NOTIFY_SEND_LEASE", default=120)
+# Beat looks this often for deliveries due this long that no task holds (lost enqueue, dead worker).
+NOTIFY_SWEEP_EVERY = env.float("NOTIFY_SWEEP_EVERY", default=60.0)
+NOTIFY_STALLED_AFTER = env.int("NOTIFY_STALLED_AFTER", default=60)
+# Events older than this are not sent (a first sync of an old connection replays nothing).
+NOTIFY_MAX_EVENT_AGE_HOURS = env.float("NOTIFY_MAX_EVENT_AGE_HOURS", default=24.0)
+NOTIFY_CLOCK_SLACK = 300  # seconds a provider's clock may run behind ours
+# A schedule whose provider does not judge missed fires is missed when its next fire is this far past.
+NOTIFY_SCHEDULE_GRACE = env.int("NOTIFY_SCHEDULE_GRACE", default=600)

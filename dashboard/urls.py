@@ -32,5 +32,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("dashboard.api.urls")),
     path("healthz", system.healthz, name="healthz"),
+    path("", include("dashboard.feeds.urls")),
     path("<str:kind>/<slug:slug>/", include(provider_urls)),
 ]

@@ -91,6 +91,8 @@ class Build(ProviderRow):
             models.Index(fields=["state", "-created_at", "-id"], name="build_state_recent"),
             models.Index(fields=["branch", "-created_at", "-id"], name="build_branch_recent"),
             models.Index(fields=["connection", "recheck_at"], name="build_recheck"),
+            # The newest build of each pipeline x branch (CCTray feed, badges, notifications).
+            models.Index(fields=["pipeline", "branch", "-created_at", "-id"], name="build_pipeline_branch_recent"),
         ]
 
     def __str__(self) -> str:
