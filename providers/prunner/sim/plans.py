@@ -2,7 +2,10 @@
 
 A plan fixes, from the seed and the job id, how long each task takes, whether it fails
 (and with which exit code) and what it writes to stdout and stderr, so a job's whole
-course is known when it is created; what the API shows is that plan read at a moment."""
+course is known when it is created; what the API shows is that plan read at a moment.
+The pipelines cover what docs/providers/prunner.md describes: concurrency, each queue
+strategy, ``queue_limit: 0``, start delays, fail-fast and continue-after-failure,
+``allow_failure``, ``on_error``, and scripts that need variables."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """The simulated prunner's jobs: scheduling with concurrency, wait lists and their queue
-strategies, start delays, cancellation and retention, driven by the clock.
+strategies, start delays, cancellation, retention and restarts, driven by the clock, as
+prunner b692da9 does them (docs/providers/prunner.md, "As the real server answers").
 
 Everything that happens is an event at a known time (a job arrives, a job ends, a start
 delay runs out); ``advance(now)`` handles the events up to ``now`` in time order, so the
