@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dashboard.models import Build, Health, Job, Pipeline, SyncRun
 from dashboard.sync import sync_connection
-from providers.base.sim import Faults
 
 from .support import call
 
@@ -116,15 +115,6 @@ def test_jobs_prunner_no_longer_retains_stay_in_our_history_marked_gone(
     assert set(Build.objects.filter(gone=True).values_list("external_id", flat=True)) == dropped
     assert Build.objects.filter(external_id__in=dropped).count() == len(dropped)  # kept
     assert Job.objects.filter(build__external_id__in=dropped).exists()
-
-
-def test_unknown_task_statuses_are_kept_and_shown_as_unknown(prunner, prunner_sim):
-    prunner_sim.faults = Faults(unknown_enum_rate=1.0)
-    run = sync_connection(prunner.pk)
-
-    assert run.status == SyncRun.Status.OK
-    task = Job.objects.first()
-    assert (task.state, task.raw_state) == ("unknown", "paused")
 
 
 def test_a_sync_keeps_a_running_job_polled_until_it_ends(prunner, prunner_sim, clock):
