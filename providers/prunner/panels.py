@@ -82,9 +82,11 @@ def task_streams(adapter: Any, job: Any) -> dict:
     stdout, stderr = adapter.client.logs(job_id, task)
     streams: dict[str, Any] = {"task": task, "live": not job.finished, "streams": True}
     for stream, value in (("stdout", stdout), ("stderr", stderr)):
+        tail = value[-PANEL_TAIL:]
         streams[f"{stream}_size"] = len(value)
         streams[f"{stream}_truncated"] = len(value) > PANEL_TAIL
-        streams[f"{stream}_html"] = to_html(value[-PANEL_TAIL:])
+        streams[stream] = tail  # as text for the API, which leaves the HTML out
+        streams[f"{stream}_html"] = to_html(tail)
     return streams
 
 
