@@ -1,15 +1,29 @@
 """Typed provider errors. Each carries a message in words a person can act on."""
 
+from typing import Any
+
 
 class ProviderError(Exception):
-    """Base class; ``status`` is the HTTP status when there was one."""
+    """Base class; ``status`` is the HTTP status when there was one. ``refresh`` (a
+    ``records.Batch``) is what an action that was refused learned about its target on
+    the way, e.g. that the build it was to cancel has already ended: stored like an
+    ``ActionResult.refresh``, so the page stops showing the old state."""
 
-    def __init__(self, message: str, *, status: int | None = None, body: str = "", details: dict | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        body: str = "",
+        details: dict | None = None,
+        refresh: Any = None,
+    ):
         super().__init__(message)
         self.message = message
         self.status = status
         self.body = body[:2000]
         self.details = details or {}
+        self.refresh = refresh
 
     def __str__(self) -> str:
         return self.message

@@ -1,10 +1,13 @@
 """prunner's REST API: a fresh HS256 JWT per request, no paging, JSON ``{"error": ...}``
-errors from its handlers and a plain-text 401 from its JWT check."""
+errors from its handlers and a plain-text 401 from its JWT check.
+
+See docs/providers/prunner.md ("Authentication", "Endpoints", "Errors")."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -15,6 +18,17 @@ from providers.base.errors import AuthError, BadResponse, NotFound, ProviderErro
 from . import tokens
 
 SERVICE_SUBJECT = "ci-dashboard"
+CHI_NOT_FOUND = "404 page not found"  # chi's answer to a path it has no route for
+CANCEL_FAILED = "Error canceling job"  # prunner's 500 when the job has already completed
+
+
+@dataclass
+class PipelinesJobs:
+    """One ``GET /pipelines/jobs`` answer. A list is None when the answer lacked its key:
+    that says nothing about what prunner holds (never "there are none")."""
+
+    pipelines: list | None
+    jobs: list | None
 
 
 class PrunnerClient(BaseClient):
@@ -51,33 +65,44 @@ class PrunnerClient(BaseClient):
         return text[:300]
 
     def error_for(self, response: httpx.Response) -> ProviderError:
+        """prunner's own words, once: the page that shows a refusal names prunner itself."""
         message = self.error_message(response)
-        kw = {"status": response.status_code, "body": response.text}
-        if response.status_code == 401:
+        status = response.status_code
+        kw = {"status": status, "body": response.text}
+        if status == 401:
             return AuthError(f"prunner refused the token: {message}", **kw)
-        if response.status_code == 400:
-            return Rejected(f"prunner refused: {message}", **kw)
-        if response.status_code == 404 and message != "404 page not found":
-            return NotFound(f"prunner says: {message}", **kw)
-        if response.status_code == 500 and message == "Error canceling job":
+        if status == 400:
+            return Rejected(message, **kw)
+        if status == 404 and message == CHI_NOT_FOUND:
+            path = response.request.url.path if response.request else "?"
+            return BadResponse(f"prunner has no {path} (is the connection's base URL right?)", **kw)
+        if status == 404:
+            return NotFound(message, **kw)
+        if status == 500 and message == CANCEL_FAILED:
             # prunner's errJobAlreadyCompleted, not mapped to a 4xx: a refusal, not an outage.
-            return Rejected("prunner refused: the job has already completed (it answered “Error canceling job”).", **kw)
+            return Rejected(f"the job had already ended, so there was nothing to cancel (“{message}”).", **kw)
         return super().error_for(response)
 
     # Endpoints ----------------------------------------------------------------------
     def pipelines(self) -> list[dict]:
         body = self.expect(self.get_json("/pipelines/"), dict, "the pipelines answer")
-        return self.expect(body.get("pipelines") or [], list, "the pipelines list")
+        if "pipelines" not in body:
+            raise self.bad("the pipelines answer lacks its pipelines list")
+        return self.expect(body["pipelines"] or [], list, "the pipelines list")
 
-    def pipelines_jobs(self) -> tuple[list, list]:
-        """Every pipeline and every job prunner still retains, newest job first."""
+    def pipelines_jobs(self) -> PipelinesJobs:
+        """Every pipeline and every job prunner still retains, newest job first; a list
+        the answer lacked is None."""
         body = self.expect(self.get_json("/pipelines/jobs"), dict, "the pipelines/jobs answer")
-        if "pipelines" not in body or "jobs" not in body:
-            # An answer without its lists says nothing about what prunner holds.
-            raise self.bad("the pipelines/jobs answer lacks its pipelines or jobs list")
-        # Go encodes an empty slice as null.
-        pipelines = self.expect(body["pipelines"] or [], list, "the pipelines list")
-        return pipelines, self.expect(body["jobs"] or [], list, "the jobs list")
+        pipelines = body.get("pipelines") if "pipelines" in body else None
+        jobs = body.get("jobs") if "jobs" in body else None
+        # prunner always sends both as lists; a null is read as lacking (Go's nil slice
+        # would mean "none", but prunner builds these two lists non-nil).
+        if pipelines is not None:
+            self.expect(pipelines, list, "the pipelines list")
+        if jobs is not None:
+            self.expect(jobs, list, "the jobs list")
+        return PipelinesJobs(pipelines, jobs)
 
     def job(self, job_id: str) -> dict:
         return self.expect(self.get_json("/job/detail", params={"id": job_id}), dict, "the job")
@@ -111,4 +136,4 @@ class PrunnerClient(BaseClient):
         return BadResponse(f"Unexpected answer from prunner: {what}.")
 
 
-__all__ = ["SERVICE_SUBJECT", "PrunnerClient"]
+__all__ = ["SERVICE_SUBJECT", "PipelinesJobs", "PrunnerClient"]

@@ -1,6 +1,6 @@
 """prunner's JWTs: HS256 with the shared secret. ``mint`` is what our client sends;
 ``verify`` is what go-chi/jwtauth v5.3.3 (over lestrrat-go/jwx v2) answers, for the
-simulator.
+simulator. See docs/providers/prunner.md, "Authentication".
 
 prunner accepts secrets from 16 characters, shorter than PyJWT's recommended 32 bytes
 for HS256; the secret is the prunner operator's choice, so that warning is silenced."""
@@ -35,10 +35,12 @@ def _quiet(secret: str) -> Iterator[None]:
 
 
 def mint(secret: str, subject: str, ttl: int = 60, now: float | None = None) -> str:
-    """A fresh token for one request: ``sub`` names who acts, ``exp`` is ``ttl`` ahead."""
+    """A fresh token for one request: ``sub`` names who acts, ``exp`` is ``ttl`` ahead.
+    No ``iat``: prunner refuses a token issued "in the future" by its own clock, so a
+    dashboard whose clock runs a second ahead would be refused every call."""
     issued = int(now if now is not None else time.time())
     with _quiet(secret):
-        return jwt.encode({"sub": subject, "iat": issued, "exp": issued + ttl}, secret, algorithm=ALGORITHM)
+        return jwt.encode({"sub": subject, "exp": issued + ttl}, secret, algorithm=ALGORITHM)
 
 
 def encode(secret: str, claims: dict[str, Any], algorithm: str = ALGORITHM) -> str:

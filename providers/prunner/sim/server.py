@@ -1,5 +1,5 @@
-"""A stateful prunner (Flowpack/prunner b692da9) on loopback, as
-``shared/providers/prunner.md`` and ``prunner-swagger.yml`` describe it.
+"""A stateful prunner (Flowpack/prunner b692da9) on loopback, answering as the real server
+does (docs/providers/prunner.md, including "As the real server answers").
 
 - The six routes; chi's plain-text ``404 page not found`` and empty 405. Everything under
   ``/pipelines`` and ``/job`` passes the JWT check first (so an unknown path there
@@ -10,13 +10,21 @@
   against the real clock, not the simulated one, because real clients mint real tokens
   while tests move the simulated world forward by hand.
 - Handler answers are JSON (Go's encoder: one value and a newline); errors are
-  ``{"error": ...}``; scheduling answers 202.
-- The world (``world.py``): five pipelines with task graphs, concurrency, wait lists,
-  start delays, fail-fast or continue-after-failure, ``on_error``, cancellation and
-  retention. ``Scale.builds`` is the history per pipeline and each pipeline's
+  ``{"error": ...}``; scheduling answers 202. Unset times are ``null`` (prunner's JSON
+  encoder ignores ``omitempty`` on them); other optional fields are left out.
+- The world (``world.py``, ``run.py``, ``plans.py``): six pipelines with task graphs,
+  concurrency, wait lists, start delays, fail-fast or continue-after-failure,
+  ``allow_failure``, ``on_error``, cancellation, retention and restarts
+  (``restart()``). ``Scale.builds`` is the history per pipeline and each pipeline's
   ``retention_count``; ``Scale.jobs`` sizes the build_and_test graph; ``Scale.projects``
-  above five adds copies of the pipelines; every ``Scale.arrival_every`` seconds one
-  pipeline (in turn) gets a new job, which prunner may refuse (deploy while one runs).
+  above six adds copies of the pipelines; every ``Scale.arrival_every`` seconds one
+  pipeline (in turn) gets a new job, which prunner may refuse (``rollback`` always).
+- Faults (docs/providers/prunner.md, "Faults"): the base ones, plus a listing without
+  its ``pipelines``/``jobs`` key or with an empty list, a job without its ``tasks``,
+  ``Job not found`` bursts on ``/job/detail`` and ``/job/logs``, unknown task statuses.
+  prunner does not page, so the paging faults never apply.
+- ``truth()``: what the dashboard should show for every job prunner holds, from the
+  world itself.
 """
 
 from __future__ import annotations
@@ -34,14 +42,16 @@ from providers.base.sim import Simulator
 
 from .. import tokens
 from .plans import definitions
-from .run import TaskRun
+from .run import TaskRun, TaskView
 from .world import AlreadyCompleted, Job, JobNotFound, ScheduleError, World
 
 PROTECTED = ("/pipelines", "/job")
 
 
-def rfc3339(ts: float) -> str:
-    """Go's time.RFC3339 in UTC: whole seconds, ``Z``."""
+def rfc3339(ts: float | None) -> str | None:
+    """Go's time.RFC3339 in UTC: whole seconds, ``Z``; an unset time is null."""
+    if ts is None:
+        return None
     return datetime.fromtimestamp(int(ts // 1), tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -63,7 +73,7 @@ class PrunnerSimulator(Simulator):
         super().__init__(token, **kwargs)
         scale = self.scale
         self.world = World(
-            definitions(shards=max(scale.jobs - 1, 1), history=scale.builds, extra=max(scale.projects - 5, 0)),
+            definitions(shards=max(scale.jobs - 1, 1), history=scale.builds, extra=max(scale.projects - 6, 0)),
             rng=self.rng,
             uuid=self.uuid,
             start=self.now(),
@@ -80,6 +90,28 @@ class PrunnerSimulator(Simulator):
     def advance(self) -> None:
         with self.lock:
             self.world.advance(self.now())
+
+    def restart(self, keep_store: bool = True) -> None:
+        """prunner restarts now, with its store (jobs reloaded, running ones canceled,
+        every ``lastError`` gone) or without (every job forgotten)."""
+        with self.lock:
+            self.world.restart(self.now(), keep_store)
+
+    def truth(self) -> dict[str, dict[str, str]]:
+        """What the dashboard should show for each job prunner holds and its tasks,
+        from the world's own course (docs/providers/prunner.md, "Job state"). Cancels
+        are taken as not made from the dashboard."""
+        with self.lock:
+            t = self.now()
+            self.world.advance(t)
+            builds, jobs = {}, {}
+            for job in self.world.jobs.values():
+                views = job.views(t)
+                state = job_truth(job, views, t)
+                builds[job.id] = state
+                for task, view in views:
+                    jobs[f"{job.id}:{task.name}"] = task_truth(view, state)
+            return {"builds": builds, "jobs": jobs}
 
     # Base hooks ----------------------------------------------------------------------
     def routes(self) -> list[Rule]:
@@ -106,6 +138,9 @@ class PrunnerSimulator(Simulator):
     def not_found(self, request: Request) -> Response:
         return plain("404 page not found", 404)
 
+    def refused(self, request: Request) -> Response:
+        return plain(tokens.UNAUTHORIZED, 401)
+
     def _respond(self, request: Request) -> Response:
         self.advance()
         return super()._respond(request)
@@ -128,19 +163,20 @@ class PrunnerSimulator(Simulator):
             for name, pipeline in sorted(self.world.pipelines.items())
         ]
 
-    def task_json(self, task: TaskRun, t: float) -> dict:
-        ended = task.ended(t)
+    def task_json(self, task: TaskRun, view: TaskView) -> dict:
         body: dict[str, Any] = {"name": task.name}
         if task.depends_on:
             body["dependsOn"] = list(task.depends_on)
-        body["status"] = self.odd_enum(task.status_at(t), "paused")
-        if task.start is not None and t >= task.start:
-            body["start"] = rfc3339(task.start)
-            if ended:
-                body["end"] = rfc3339(task.end)
-        body.update(skipped=False, exitCode=task.exit_code if ended else 0, errored=task.errored_at(t))
-        if ended and task.error:
-            body["error"] = task.error
+        body["status"] = self.odd_enum(view.status, "paused")
+        body.update(
+            start=rfc3339(view.start),
+            end=rfc3339(view.end),
+            skipped=False,
+            exitCode=view.exit_code,
+            errored=view.errored,
+        )
+        if view.error:
+            body["error"] = view.error
         return body
 
     def job_json(self, job: Job) -> dict:
@@ -149,18 +185,16 @@ class PrunnerSimulator(Simulator):
         body: dict[str, Any] = {
             "id": job.id,
             "pipeline": job.pipeline.name,
-            "tasks": [self.task_json(task, t) for task in job.tasks(t)],
+            "tasks": [self.task_json(task, view) for task, view in job.views(t)],
             "completed": completed,
             "canceled": job.canceled(t),
             "errored": job.errored(t),
             "created": rfc3339(job.created),
+            "start": rfc3339(job.start),
+            "end": rfc3339(job.run.end) if completed else None,
         }
-        if job.start is not None:
-            body["start"] = rfc3339(job.start)
-        if completed:
-            body["end"] = rfc3339(job.run.end)
-            if job.run.last_error:
-                body["lastError"] = job.run.last_error
+        if job.last_error(t):
+            body["lastError"] = job.last_error(t)
         if job.variables:
             body["variables"] = job.variables
         body["user"] = job.user
@@ -178,11 +212,12 @@ class PrunnerSimulator(Simulator):
 
     # Endpoints ----------------------------------------------------------------------------
     def pipelines(self, request: Request) -> Response:
-        return self.answer({"pipelines": self.pipelines_json()})
+        return self.answer(self.listing({"pipelines": self.pipelines_json()}, "pipelines"))
 
     def pipelines_jobs(self, request: Request) -> Response:
         jobs = [self.job_json(job) for job in self.world.newest_first()]
-        return self.answer({"pipelines": self.pipelines_json(), "jobs": jobs})
+        body = self.listing({"pipelines": self.pipelines_json(), "jobs": jobs}, "jobs")
+        return self.answer(self.listing(body, "pipelines"))
 
     def pipelines_schedule(self, request: Request) -> Response:
         body, problem = decode_schedule(request.get_data(as_text=True))
@@ -198,7 +233,11 @@ class PrunnerSimulator(Simulator):
 
     def job_detail(self, request: Request) -> Response:
         job, refusal = self.job_for(request)
-        return refusal or self.answer(self.job_json(job))
+        if refusal is not None:
+            return refusal
+        if self.detail_missing():
+            return self.error("Job not found", 404)
+        return self.answer(self.listing(self.job_json(job), "tasks"))
 
     def job_logs(self, request: Request) -> Response:
         try:
@@ -209,12 +248,13 @@ class PrunnerSimulator(Simulator):
         if not name:
             return self.error("Invalid task name", 400)
         job = self.world.jobs.get(job_id)
-        if job is None:
+        if job is None or self.detail_missing():
             return self.error("Job not found", 404)
         task = job.task(name, self.now())
         if task is None:
             return self.error("Task not found", 404)
-        stdout, stderr = task.output(self.now())
+        t = self.now() if job.halted_at is None else min(self.now(), job.halted_at)
+        stdout, stderr = task.output(t)
         return self.answer({"stdout": stdout, "stderr": stderr})
 
     def job_cancel(self, request: Request) -> Response:
@@ -229,6 +269,26 @@ class PrunnerSimulator(Simulator):
         except AlreadyCompleted:
             return self.error("Error canceling job", 500)
         return self.answer(True)
+
+
+# The truth: what the dashboard should show -----------------------------------------------
+def job_truth(job: Job, views: list[tuple[TaskRun, TaskView]], t: float) -> str:
+    """A job with a task in error failed, whatever prunner's ``canceled`` says; one
+    canceled (by a request, a replacing job or a restart) with none, canceled."""
+    errored = any(view.errored for _, view in views)
+    if job.canceled(t):
+        return "failed" if errored else "canceled"
+    if job.completed(t):
+        return "failed" if errored else "passed"
+    return "running" if job.start is not None else "queued"
+
+
+def task_truth(view: TaskView, job_state: str) -> str:
+    if view.status == "waiting":
+        return {"failed": "skipped", "canceled": "canceled"}.get(job_state, "queued")
+    if view.status == "done":
+        return "failed" if view.exit_code not in (0, -1) else "passed"  # an allowed failure
+    return {"running": "running", "error": "failed", "canceled": "canceled", "skipped": "skipped"}[view.status]
 
 
 # Go's encoding/json, as far as the schedule body goes -----------------------------------------

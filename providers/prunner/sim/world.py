@@ -1,5 +1,6 @@
 """The simulated prunner's jobs: scheduling with concurrency, wait lists and their queue
-strategies, start delays, cancellation and retention, driven by the clock.
+strategies, start delays, cancellation, retention and restarts, driven by the clock, as
+prunner b692da9 does them (docs/providers/prunner.md, "As the real server answers").
 
 Everything that happens is an event at a known time (a job arrives, a job ends, a start
 delay runs out); ``advance(now)`` handles the events up to ``now`` in time order, so the
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .plans import JobPlan, PipelineDef, plan_job
-from .run import Run, TaskRun, run_job, waiting_tasks
+from .run import Run, TaskRun, TaskView, run_job, waiting_tasks
 
 HISTORY_SPACING = 600.0  # seconds between seeded history jobs of a pipeline
 SEEDED_USERS = ["ci-bot", "ci-bot", "j.doe", "m.schmidt", ""]
@@ -48,32 +49,55 @@ class Job:
     plan: JobPlan
     start: float | None = None
     delay_until: float | None = None  # a start delay still running
-    canceled_at: float | None = None  # canceled before it started (by a request or replaced on the wait list)
+    canceled_at: float | None = None  # canceled before it started (a request, replaced, a restart)
     cancels: list[float] = field(default_factory=list)
     run: Run | None = None
     end_handled: bool = False
+    # prunner restarted while the job ran: its tasks were marked canceled as they were,
+    # and it never completes.
+    halted_at: float | None = None
+    last_error_lost: bool = False  # prunner keeps no lastError over a restart
 
     def replan(self) -> None:
         self.run = run_job(self.pipeline, self.plan, self.start, self.cancels)
 
+    def halted(self, t: float) -> bool:
+        return self.halted_at is not None and t >= self.halted_at
+
     def completed(self, t: float) -> bool:
-        return self.run is not None and t >= self.run.end
+        if self.run is None or (self.halted_at is not None and self.halted_at < self.run.end):
+            return False
+        return t >= self.run.end
 
     def canceled(self, t: float) -> bool:
-        return self.canceled_at is not None or (self.completed(t) and self.run.canceled)
+        if self.canceled_at is not None and t >= self.canceled_at:
+            return True
+        if self.halted(t) and not self.completed(t):
+            return True
+        return self.completed(t) and self.run.canceled
 
     def running(self, t: float) -> bool:
-        return self.start is not None and not self.completed(t)
+        return self.start is not None and not self.completed(t) and not self.halted(t)
 
     def tasks(self, t: float) -> list[TaskRun]:
         tasks = self.run.tasks if self.run is not None else waiting_tasks(self.pipeline, self.plan)
-        return [task for task in tasks if task.visible(t)]
+        moment = t if self.halted_at is None else min(t, self.halted_at)
+        return [task for task in tasks if task.visible(moment)]
+
+    def views(self, t: float) -> list[tuple[TaskRun, TaskView]]:
+        """Each task with what the API shows of it at ``t``."""
+        return [(task, task.view(t, self.halted_at)) for task in self.tasks(t)]
 
     def task(self, name: str, t: float) -> TaskRun | None:
         return next((task for task in self.tasks(t) if task.name == name), None)
 
     def errored(self, t: float) -> bool:
-        return any(task.errored_at(t) for task in self.tasks(t))
+        return any(view.errored for _, view in self.views(t))
+
+    def last_error(self, t: float) -> str | None:
+        if not self.completed(t) or self.last_error_lost:
+            return None
+        return self.run.last_error
 
 
 class World:
@@ -167,16 +191,15 @@ class World:
         return sum(1 for job in self.active if job.pipeline.name == name and job.running(t))
 
     def refusal(self, pipeline: PipelineDef, t: float) -> str:
-        """Why a new job would be refused now ("" when it would be accepted).
-
-        prunner b692da9 refuses ``queue_limit: 0`` even with a free slot (its
-        ``canAcceptJob`` runs before the concurrency check); we follow its README and
-        prunner.md instead: queueing disabled refuses only while the slots are taken."""
+        """Why a new job would be refused now ("" when it would be accepted): prunner
+        b692da9's ``canAcceptJob``, which asks nothing about running jobs. So
+        ``queue_limit: 0`` refuses always, even when the pipeline is idle, and a job
+        cancelled while waiting keeps its place on the wait list (prunner never removes
+        it), counting against ``queue_limit``."""
         waitlist = self.waitlists[pipeline.name]
-        full = self.running_count(pipeline.name, t) >= pipeline.concurrency
         if pipeline.queue_strategy == "partitioned_replace":
             return NO_QUEUE if pipeline.queue_partition_limit == 0 else ""
-        if pipeline.queue_limit == 0 and full:
+        if pipeline.queue_limit == 0:
             return NO_QUEUE
         if pipeline.queue_strategy == "append" and pipeline.queue_limit and len(waitlist) >= pipeline.queue_limit:
             return QUEUE_FULL
@@ -211,7 +234,7 @@ class World:
         waitlist = self.waitlists[pipeline.name]
         if pipeline.queue_strategy == "replace" and pipeline.queue_limit is not None:
             if len(waitlist) >= pipeline.queue_limit:
-                self._drop(waitlist.pop(), t)
+                self._drop(waitlist.pop(), t)  # the last one is replaced in place
         elif pipeline.queue_strategy == "partitioned_replace":
             same = [w for w in waitlist if w.partition == job.partition]
             if len(same) >= (pipeline.queue_partition_limit or 1):
@@ -238,9 +261,8 @@ class World:
             return
         kept = []
         for job in self.waitlists[pipeline.name]:
-            if job.canceled_at is not None:
-                continue
-            if free > 0 and job.delay_until is None and job.start is None:
+            # A cancelled job cannot start, and prunner keeps it on the wait list.
+            if free > 0 and job.canceled_at is None and job.delay_until is None and job.start is None:
                 free -= 1
                 self._start(job, t)
             else:
@@ -256,10 +278,7 @@ class World:
         if job.completed(t):
             raise AlreadyCompleted(job_id)
         if job.start is None:
-            self._drop(job, t)
-            waitlist = self.waitlists[job.pipeline.name]
-            if job in waitlist:
-                waitlist.remove(job)
+            self._drop(job, t)  # it stays on the wait list, as in prunner
             return
         job.cancels.append(t)
         job.replan()
@@ -284,6 +303,29 @@ class World:
             for job in due:
                 if job.completed(t) or job.canceled(t):
                     self._remove(job)
+
+    def restart(self, t: float, keep_store: bool = True) -> None:
+        """prunner stopped and started again at ``t``. With its store it reloads every
+        job: the ones that were running are marked canceled (their tasks that waited or
+        ran with them, never completing), the waiting ones canceled, and every job loses
+        its ``lastError``; its wait lists start empty. Without its store (a new data
+        directory) it knows no job at all."""
+        self.advance(t)
+        for name in self.waitlists:
+            self.waitlists[name] = []
+        self.delayed.clear()
+        if not keep_store:
+            for job in list(self.jobs.values()):
+                self._remove(job)
+            self.active.clear()
+            return
+        for job in self.jobs.values():
+            job.last_error_lost = True
+            if job.running(t):
+                job.halted_at = t
+            elif job.start is None and job.canceled_at is None:
+                job.canceled_at, job.delay_until = t, None
+        self.active.clear()
 
     def undefine(self, name: str) -> None:
         """A pipeline removed from pipelines.yml (and reloaded): prunner drops its jobs."""

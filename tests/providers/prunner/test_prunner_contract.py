@@ -1,8 +1,11 @@
-"""The prunner simulator against prunner's own swagger (Swagger 2.0, go-swagger output).
+"""The prunner simulator against prunner's own swagger (Swagger 2.0, go-swagger output),
+docs/providers/prunner-swagger.yml.
 
 Bodies are validated with jsonschema against the swagger's definitions, made stricter
-where prunner.md and server.go say more than the swagger (fields always present, no
-other fields). Where the swagger is silent or wrong, the test says so:
+where docs/providers/prunner.md and server.go say more than the swagger (fields always
+present, no other fields). Where the swagger is silent or wrong, the test says so:
+- unset times (``start``, ``end``) are ``null``, as the real server sends them, where
+  the swagger has a plain date-time string;
 - ``variables`` is declared ``additionalProperties: {type: object}`` (go-swagger's
   rendering of ``map[string]interface{}``); its own example holds a list, so any value
   is allowed here;
@@ -27,8 +30,8 @@ from .support import SECRET, call
 
 SPEC = yaml.safe_load((Path(__file__).parents[3] / "docs/providers/prunner-swagger.yml").read_text())
 ALWAYS = {
-    "job": {"id", "pipeline", "tasks", "completed", "canceled", "errored", "created", "user"},
-    "task": {"name", "status", "skipped", "exitCode", "errored"},
+    "job": {"id", "pipeline", "tasks", "completed", "canceled", "errored", "created", "start", "end", "user"},
+    "task": {"name", "status", "start", "end", "skipped", "exitCode", "errored"},
     "pipeline": {"pipeline", "schedulable", "running"},
 }
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")  # UTC, whole seconds
@@ -54,6 +57,9 @@ def _int16(value) -> bool:
 def strict_definitions() -> dict:
     definitions = copy.deepcopy(SPEC["definitions"])
     definitions["job"]["properties"]["variables"]["additionalProperties"] = {}
+    for name in ("job", "task"):
+        for time in ("start", "end"):
+            definitions[name]["properties"][time]["type"] = ["string", "null"]
     for name, required in ALWAYS.items():
         definitions[name]["required"] = sorted(required)
         definitions[name]["additionalProperties"] = False
@@ -100,10 +106,14 @@ def test_job_detail_matches_the_swagger_in_every_state(prunner_sim, clock):
             body = json_of(call(prunner_sim, "GET", "/job/detail", params={"id": job_id}), 200)
             validate(body, "jobDetailResponse")
             seen_states |= {task["status"] for task in body["tasks"]}
-            if "start" not in body:
-                assert "end" not in body and not body["completed"]
+            if body["start"] is None:
+                assert body["end"] is None and not body["completed"]
             if not body["completed"]:
-                assert "end" not in body and "lastError" not in body
+                assert body["end"] is None and "lastError" not in body
+            for task in body["tasks"]:
+                # Only a task that passed (or failed, allowed to) gets an end.
+                assert (task["end"] is not None) == (task["status"] == "done"), task
+                assert task["exitCode"] == {"waiting": 0, "running": -1}.get(task["status"], task["exitCode"])
     assert {"waiting", "running", "done"} <= seen_states
 
 
@@ -177,13 +187,14 @@ def test_unknown_paths_and_methods_answer_like_chi(prunner_sim):
     assert (wrong_method.status_code, wrong_method.text) == (405, "")
 
 
-def test_optional_fields_are_omitted_not_null(prunner_sim, clock):
+def test_unset_times_are_null_and_other_optional_fields_are_left_out(prunner_sim, clock):
     for _ in range(6):
         clock.advance(7)
         for job in call(prunner_sim, "GET", "/pipelines/jobs").json()["jobs"]:
-            assert None not in job.values()
+            assert {k for k, v in job.items() if v is None} <= {"start", "end"}
+            assert job.get("lastError") != "" and job.get("variables") != {}
             for task in job["tasks"]:
-                assert None not in task.values()
+                assert {k for k, v in task.items() if v is None} <= {"start", "end"}
                 if "dependsOn" in task:
                     assert task["dependsOn"]
 

@@ -1,6 +1,6 @@
 """Task logs: prunner's whole stdout/stderr per task, stored as one log with stderr in
 red, grown while the task runs and stored for good once it ends; the job panel shows
-both streams side by side."""
+the task's error and both streams side by side (docs/providers/prunner.md, "Logs")."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 from dashboard import logstore
 from dashboard.models import Build, Job
 from dashboard.sync import sync_connection
+from providers.base.errors import NotFound
 from providers.base.sim import Faults
 from providers.prunner.adapter import RED, RESET, PrunnerAdapter, render_streams
 from providers.prunner.sim.plans import PipelineDef, TaskDef
@@ -105,15 +106,21 @@ def test_a_waiting_task_of_a_finished_job_has_a_complete_empty_log(prunner, prun
     assert log.complete and text_of(log) == ""
 
 
-def test_the_log_of_a_job_prunner_dropped_says_so(prunner, prunner_sim, clock):
+def test_the_log_of_a_job_prunner_dropped_says_so_once_it_is_gone(
+    prunner, prunner_sim, clock, believe_deletions_at_once
+):
     sync_connection(prunner.pk)
     oldest = Build.objects.order_by("created_at").first()
     task = oldest.jobs.first()
     logstore.log_for(task).delete()  # pretend we never stored it
     clock.advance(400)  # retention drops the oldest jobs
-    task = Job.objects.get(pk=task.pk)
+    with pytest.raises(NotFound):  # one 404 is not the end of a log
+        logstore.refresh_log(Job.objects.get(pk=task.pk))
 
-    log = logstore.refresh_log(task)
+    sync_connection(prunner.pk)
+    sync_connection(prunner.pk)
+    assert Build.objects.get(pk=oldest.pk).gone
+    log = logstore.refresh_log(Job.objects.get(pk=task.pk))
     assert log.complete and "no longer has this task's output" in text_of(log)
 
 
@@ -124,7 +131,7 @@ def test_the_job_panel_shows_both_streams_side_by_side(prunner, noisy, clock):
     clock.advance(12)
     sync_connection(prunner.pk)
     task = Job.objects.get(external_id=f"{job_id}:work")
-    assert "job_panel" in PrunnerAdapter.live_panels
+    assert PrunnerAdapter.panels.get("job_panel").live
 
     html = render_panel(None, task, "job_panel")
 
@@ -141,6 +148,22 @@ def test_the_job_panel_says_when_prunner_cannot_be_asked(prunner, noisy, clock):
     noisy.faults = Faults(error_rate=1.0)
     html = render_panel(None, Job.objects.get(external_id=f"{job_id}:work"), "job_panel")
     assert "could not be asked" in html and "The provider failed" in html
+
+
+def test_the_job_panel_shows_the_tasks_own_error_even_when_prunner_cannot_be_asked(prunner, noisy, clock):
+    from dashboard.panels import render_panel
+
+    job_id = call(noisy, "POST", "/pipelines/schedule", json={"pipeline": "noisy"}).json()["jobId"]
+    clock.advance(25)
+    sync_connection(prunner.pk)
+    task = Job.objects.get(external_id=f"{job_id}:work")
+    assert task.state == "failed" and task.raw["error"].startswith("exit status ")
+    noisy.faults = Faults(error_rate=1.0)
+
+    html = render_panel(None, task, "job_panel")
+
+    assert f"<strong>Error:</strong> {task.raw['error']}" in html and "could not be asked" in html
+    assert "does not record when a task that failed" in html and "the job's end is shown instead" in html
 
 
 def test_the_build_panel_shows_variables_and_who_scheduled(prunner, prunner_sim):

@@ -1,11 +1,13 @@
-"""The simulated prunner's scheduler over real HTTP: task graphs over time, fail-fast and
-continue-after-failure, on_error, cancellation, concurrency, wait lists, retention."""
+"""The simulated prunner's scheduler over real HTTP, as the real server (b692da9) answers
+(docs/providers/prunner.md, "As the real server answers"): task graphs over time,
+fail-fast and continue-after-failure, allowed failures, on_error, cancellation,
+concurrency, wait lists, retention and restarts."""
 
 from __future__ import annotations
 
 from providers.base.sim import Scale
 from providers.prunner.sim import PrunnerSimulator
-from providers.prunner.sim.plans import PipelineDef
+from providers.prunner.sim.plans import PipelineDef, TaskDef
 from providers.prunner.sim.world import NO_QUEUE, QUEUE_FULL
 
 from .support import SECRET, call, custom_world, task
@@ -60,10 +62,10 @@ def test_tasks_run_in_dependency_order_over_time(prunner_sim, clock):
     }
 
 
-def test_fail_fast_cancels_running_tasks_leaves_the_rest_waiting_and_runs_on_error(prunner_sim, clock):
+def test_fail_fast_kills_running_tasks_reports_a_cancel_and_runs_on_error(prunner_sim, clock):
     custom_world(prunner_sim, release(on_error=ON_ERROR))
     job_id = schedule(prunner_sim, "release")
-    clock.advance(10.5)  # migrate failed at 10s
+    clock.advance(10.5)  # migrate failed at 10s, while assets ran
 
     job = detail(prunner_sim, job_id)
     assert statuses(job) == {
@@ -74,15 +76,76 @@ def test_fail_fast_cancels_running_tasks_leaves_the_rest_waiting_and_runs_on_err
         "on_error": "running",
     }
     assert (job["errored"], job["completed"], job["canceled"]) == (True, False, False)
-    assets = next(t for t in job["tasks"] if t["name"] == "assets")
-    assert assets["exitCode"] == -1 and "error" not in assets and "end" in assets
+    tasks = {t["name"]: t for t in job["tasks"]}
+    code = tasks["migrate"]["exitCode"]
+    assert tasks["migrate"]["start"] and {k: v for k, v in tasks["migrate"].items() if k != "start"} == {
+        "name": "migrate",
+        "dependsOn": ["build"],
+        "status": "error",
+        "end": None,  # a failed task never gets an end
+        "skipped": False,
+        "exitCode": code,
+        "errored": True,
+        "error": f"exit status {code}",
+    }
+    assert code > 0
+    assets = tasks["assets"]
+    assert (assets["exitCode"], assets["end"], assets["errored"]) == (-1, None, False) and "error" not in assets
+    assert tasks["build"]["exitCode"] == -1 and tasks["build"]["end"]  # passed: an end, no exit code recorded
+    assert tasks["publish"] == {
+        "name": "publish",
+        "dependsOn": ["migrate", "assets"],
+        "status": "waiting",
+        "start": None,
+        "end": None,
+        "skipped": False,
+        "exitCode": 0,
+        "errored": False,
+    }
 
     clock.advance(3)
     job = detail(prunner_sim, job_id)
-    assert (job["completed"], job["canceled"], job["errored"]) == (True, False, True)
-    assert job["lastError"].startswith("exit status ")
+    # The killed sibling's "context canceled" is the job's last error, and makes it canceled.
+    assert (job["completed"], job["canceled"], job["errored"]) == (True, True, True)
+    assert job["lastError"] == "context canceled"
     logs = call(prunner_sim, "GET", "/job/logs", params={"id": job_id, "task": "on_error"}).json()
     assert "$ ./on_error.sh" in logs["stdout"]
+
+
+def test_a_failure_with_nothing_else_running_is_not_reported_as_a_cancel(prunner_sim, clock):
+    custom_world(prunner_sim, PipelineDef("seq", (task("a", duration=5), task("b", "a", duration=5, fail=True))))
+    job_id = schedule(prunner_sim, "seq")
+    clock.advance(11)
+
+    job = detail(prunner_sim, job_id)
+    assert (job["completed"], job["canceled"], job["errored"]) == (True, False, True)
+    assert job["lastError"] == job["tasks"][1]["error"] == f"exit status {job['tasks'][1]['exitCode']}"
+
+
+def test_an_allowed_failure_is_done_with_its_real_exit_code(prunner_sim, clock):
+    lint = TaskDef("lint", ("./lint.sh",), (), (4, 4), fail_rate=1.0, warn_rate=0.0, allow_failure=True)
+    custom_world(prunner_sim, PipelineDef("ci", (lint, task("package", "lint", duration=4))))
+    job_id = schedule(prunner_sim, "ci")
+    clock.advance(9)
+
+    job = detail(prunner_sim, job_id)
+    tasks = {t["name"]: t for t in job["tasks"]}
+    assert tasks["lint"]["status"] == "done" and tasks["lint"]["exitCode"] > 0
+    assert tasks["lint"]["errored"] is False and "error" not in tasks["lint"] and tasks["lint"]["end"]
+    assert tasks["package"]["status"] == "done"  # the job went on
+    assert (job["completed"], job["canceled"], job["errored"]) == (True, False, False)
+
+
+def test_a_variable_the_job_was_not_given_fails_its_task_with_gos_words(prunner_sim, clock):
+    custom_world(prunner_sim, PipelineDef("greet", (TaskDef("hello", ('echo "Hello {{ .missing }}"',)),)))
+    job_id = schedule(prunner_sim, "greet")
+    clock.advance(1)
+
+    hello = detail(prunner_sim, job_id)["tasks"][0]
+    assert (hello["status"], hello["exitCode"], hello["errored"], hello["end"]) == ("error", -1, True, None)
+    assert hello["error"] == (
+        'template: interpolate:1:15: executing "interpolate" at <.missing>: map has no entry for key "missing"'
+    )
 
 
 def test_continue_after_failure_cancels_only_the_dependents(prunner_sim, clock):
@@ -93,9 +156,12 @@ def test_continue_after_failure_cancels_only_the_dependents(prunner_sim, clock):
     job = detail(prunner_sim, job_id)
     assert statuses(job) == {"build": "done", "assets": "running", "migrate": "error", "publish": "canceled"}
     publish = job["tasks"][3]
-    assert "start" not in publish and "end" not in publish  # it never ran
+    assert (publish["start"], publish["end"], publish["exitCode"]) == (None, None, 0)  # it never ran
     clock.advance(15)
-    assert statuses(detail(prunner_sim, job_id))["assets"] == "done"
+    job = detail(prunner_sim, job_id)
+    assert statuses(job)["assets"] == "done"
+    assert (job["completed"], job["canceled"]) == (True, False)
+    assert job["lastError"] == job["tasks"][2]["error"] and job["lastError"].startswith("exit status ")
 
 
 def test_cancelling_a_running_job_kills_its_tasks(prunner_sim, clock):
@@ -108,25 +174,25 @@ def test_cancelling_a_running_job_kills_its_tasks(prunner_sim, clock):
     assert (job["canceled"], job["completed"], job["errored"]) == (True, True, False)
     assert job["lastError"] == "context canceled"
     assert statuses(job) == {"a": "canceled", "b": "waiting"}
+    assert (job["tasks"][0]["end"], job["tasks"][0]["exitCode"]) == (None, -1)
+    assert call(prunner_sim, "POST", "/job/cancel", params={"id": job_id}).json() is True  # again: fine
 
 
-def test_a_pipeline_without_a_queue_is_not_schedulable_while_it_runs(prunner_sim, clock):
+def test_a_pipeline_without_a_queue_is_refused_always_even_when_idle(prunner_sim, clock):
     custom_world(prunner_sim, PipelineDef("deploy", (task("go", duration=20),), queue_limit=0))
-    assert pipeline(prunner_sim, "deploy") == {"pipeline": "deploy", "schedulable": True, "running": False}
-    schedule(prunner_sim, "deploy")
-    assert pipeline(prunner_sim, "deploy") == {"pipeline": "deploy", "schedulable": False, "running": True}
+    assert pipeline(prunner_sim, "deploy") == {"pipeline": "deploy", "schedulable": False, "running": False}
 
     refused = call(prunner_sim, "POST", "/pipelines/schedule", json={"pipeline": "deploy"})
     assert (refused.status_code, refused.json()) == (400, {"error": f"Error scheduling pipeline: {NO_QUEUE}"})
-    clock.advance(21)
-    assert pipeline(prunner_sim, "deploy")["schedulable"] is True
+    clock.advance(60)
+    assert pipeline(prunner_sim, "deploy")["schedulable"] is False
 
 
 def test_a_full_append_queue_refuses_and_the_queue_starts_when_a_slot_frees(prunner_sim, clock):
     custom_world(prunner_sim, PipelineDef("q", (task("t", duration=10),), queue_limit=1))
     first = schedule(prunner_sim, "q")
     second = schedule(prunner_sim, "q")
-    assert "start" not in detail(prunner_sim, second)
+    assert detail(prunner_sim, second)["start"] is None
     refused = call(prunner_sim, "POST", "/pipelines/schedule", json={"pipeline": "q"})
     assert refused.json() == {"error": f"Error scheduling pipeline: {QUEUE_FULL}"}
     assert pipeline(prunner_sim, "q")["schedulable"] is False
@@ -134,6 +200,51 @@ def test_a_full_append_queue_refuses_and_the_queue_starts_when_a_slot_frees(prun
     clock.advance(12)
     assert detail(prunner_sim, first)["completed"] is True
     assert detail(prunner_sim, second)["start"] == detail(prunner_sim, first)["end"]
+
+
+def test_a_job_cancelled_while_waiting_keeps_its_place_on_the_wait_list(prunner_sim, clock):
+    custom_world(prunner_sim, PipelineDef("q", (task("t", duration=10),), queue_limit=1))
+    schedule(prunner_sim, "q")
+    waiting = schedule(prunner_sim, "q")
+    call(prunner_sim, "POST", "/job/cancel", params={"id": waiting})
+
+    assert detail(prunner_sim, waiting)["canceled"] is True
+    # prunner b692da9 never takes a cancelled job off its wait list: the queue stays full.
+    assert pipeline(prunner_sim, "q")["schedulable"] is False
+    clock.advance(12)
+    assert pipeline(prunner_sim, "q")["schedulable"] is False
+
+
+def test_a_restart_with_its_store_cancels_running_jobs_for_good_and_forgets_last_errors(prunner_sim, clock):
+    custom_world(
+        prunner_sim,
+        PipelineDef("long", (task("a", duration=50), task("b", "a"))),
+        PipelineDef("bad", (task("x", duration=2, fail=True),)),
+    )
+    running = schedule(prunner_sim, "long")
+    waiting = schedule(prunner_sim, "long")
+    failed = schedule(prunner_sim, "bad")
+    clock.advance(5)
+    error = detail(prunner_sim, failed)["lastError"]
+    assert error.startswith("exit status ")
+
+    prunner_sim.restart()
+    clock.advance(100)
+
+    job = detail(prunner_sim, running)
+    assert (job["completed"], job["canceled"], job["end"]) == (False, True, None)
+    assert statuses(job) == {"a": "canceled", "b": "canceled"} and "lastError" not in job
+    assert detail(prunner_sim, waiting)["canceled"] is True and detail(prunner_sim, waiting)["start"] is None
+    bad = detail(prunner_sim, failed)
+    assert "lastError" not in bad and bad["tasks"][0]["error"] == error  # the task keeps its error
+
+
+def test_a_restart_without_its_store_forgets_every_job(prunner_sim):
+    custom_world(prunner_sim, PipelineDef("long", (task("a", duration=50),)))
+    job_id = schedule(prunner_sim, "long")
+    prunner_sim.restart(keep_store=False)
+    assert call(prunner_sim, "GET", "/job/detail", params={"id": job_id}).status_code == 404
+    assert call(prunner_sim, "GET", "/pipelines/jobs").json()["jobs"] == []
 
 
 def test_replace_cancels_the_last_waiting_job(prunner_sim):
@@ -159,13 +270,13 @@ def test_partitioned_replace_keeps_one_waiting_job_per_partition(prunner_sim, cl
     a1 = schedule(prunner_sim, "import", queuePartition="a")
     b1 = schedule(prunner_sim, "import", queuePartition="b")
     a2 = schedule(prunner_sim, "import", queuePartition="a")
-    assert "start" not in detail(prunner_sim, b1)  # a start delay always waits first
+    assert detail(prunner_sim, b1)["start"] is None  # a start delay always waits first
     assert [detail(prunner_sim, j)["canceled"] for j in (a1, b1, a2)] == [True, False, False]
 
     clock.advance(6)
-    assert "start" in detail(prunner_sim, b1) and "start" not in detail(prunner_sim, a2)  # concurrency 1
+    assert detail(prunner_sim, b1)["start"] and detail(prunner_sim, a2)["start"] is None  # concurrency 1
     clock.advance(10)
-    assert "start" in detail(prunner_sim, a2)
+    assert detail(prunner_sim, a2)["start"]
 
 
 def test_retention_drops_the_oldest_finished_jobs(prunner_sim, clock):
