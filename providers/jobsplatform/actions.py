@@ -177,7 +177,7 @@ def trigger_run(adapter: JobsPlatformAdapter, pipeline: Any, params: dict, user:
     if record is None:
         raise BadResponse("The platform triggered a run but did not say its id.")
     return ActionResult(
-        f"Run {record.number} of {pipeline.name} triggered; it is {record.raw_state or 'pending'}.",
+        f"Run {short_id(record.number)} of {pipeline.name} triggered; it is {record.raw_state or 'pending'}.",
         refresh=Batch(builds=[record]),
         show_build=record.external_id,
     )

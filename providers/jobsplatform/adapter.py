@@ -91,8 +91,8 @@ class JobsPlatformAdapter(Adapter):
         return f"ok: {jobs} job(s) in {len(scopes)} project(s) of workspace {self.workspace_id}"
 
     def list_projects(self) -> list[Scope]:
-        """The workspace's projects (an endpoint the docs do not show; see the doc's
-        "Assumptions")."""
+        """The workspace's projects (an endpoint the platform's docs do not show:
+        docs/providers/jobsplatform.md, "What we assume")."""
         try:
             listed = self.client.projects()
         except NotFound as exc:
@@ -179,9 +179,10 @@ class JobsPlatformAdapter(Adapter):
             elif memory[job_id].get("scheduled"):
                 scheduled.add(external_id)
             yield batch
-        # The list is complete (the docs show no paging): what it lacks may be gone.
-        scope = {"project": project_id}
-        closing.listings += [Listing("pipeline", listed, scope), Listing("schedule", scheduled, scope)]
+        if not closing.problems:
+            # Complete and well-formed (the docs show no paging): what it lacks may be gone.
+            scope = {"project": project_id}
+            closing.listings += [Listing("pipeline", listed, scope), Listing("schedule", scheduled, scope)]
         cursor["projects"][project_id] = {"jobs": memory}
         closing.cursor = {"projects": dict(cursor["projects"])}
         yield closing
@@ -203,7 +204,10 @@ class JobsPlatformAdapter(Adapter):
             runs = [obj(r) for r in self.client.runs(project_id, job_id)]
             batch.builds += self.new_builds(project_id, job, runs, ctx, seen)
             ids = {run_external_id(job_id, text(r.get(c.RUN_ID))) for r in runs if text(r.get(c.RUN_ID))}
-            batch.listings.append(Listing("build", ids, {"pipeline": pipeline_external_id(project_id, job_id)}))
+            if len(ids) == len(runs):  # a run without its id spoils the listing as evidence
+                batch.listings.append(Listing("build", ids, {"pipeline": pipeline_external_id(project_id, job_id)}))
+            else:
+                batch.problems.append(f"{len(runs) - len(ids)} run(s) of job {job_id} came without {c.RUN_ID}")
             last_fire = newest_scheduled(runs)
         else:
             total = remembered.get("total")

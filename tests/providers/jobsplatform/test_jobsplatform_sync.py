@@ -284,3 +284,20 @@ def test_a_404_burst_on_runs_marks_nothing_gone(jp, jp_sim, believe_deletions_at
     assert "could not show anything else either; they are kept" in runs[0].error
     assert not Build.objects.filter(gone=True).exists()
     assert Connection.objects.get(pk=jp.pk).health != Health.OK
+
+
+def test_a_job_list_with_an_entry_without_its_id_is_no_evidence(jp, jp_sim, believe_deletions_at_once):
+    sync_connection(jp.pk)
+    original = jp_sim.list_jobs
+
+    def spoiled(request, workspace_id, project_id):
+        answer = original(request, workspace_id=workspace_id, project_id=project_id)
+        body = answer.get_json()
+        body[c.DATA][0].pop(c.JOB_ID)
+        return jp_sim.json(body)
+
+    jp_sim.list_jobs = spoiled
+    runs = [sync_connection(jp.pk) for _ in range(2)]
+
+    assert all("without job_id" in r.error for r in runs)
+    assert not Pipeline.objects.filter(gone=True).exists()
