@@ -6,8 +6,8 @@ asked for either way), then the runs we hold that must be read again (``repoll``
 run, "safe to poll"), then per project the job list and per job its status (latest run,
 run counts, cron, next fire). A job's runs are listed only when its status shows
 something we have not seen (a latest run we do not hold, a different run count); new
-runs are taken newest first until the first one held as finished, at most
-``options["backfill_runs"]`` (100) per job per sync.
+runs are taken newest first until the first one held as finished; of a job's history,
+at most ``options["backfill_runs"]`` (100) are read, at its first sync.
 
 Deletions are never taken from one answer: a well-formed job list is a ``Listing`` of
 the project's pipelines and schedules, a runs list one of the job's builds, and a run
@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from dashboard.states import FINISHED
-from providers.base.adapter import Adapter, Capability, Scope
+from providers.base.adapter import Adapter, Capability, Scope, chunks
 from providers.base.client import BaseClient
 from providers.base.errors import BadResponse, NotFound, PermissionDenied, Rejected
 from providers.base.parse import integer, obj, text, timestamp
@@ -61,6 +61,7 @@ if TYPE_CHECKING:
     from dashboard.models import Job
 
 BACKFILL_RUNS = 100
+FINISHED_LOOKUP = 500  # run ids asked about at once: "which of these do we hold as finished?"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # A finished run's log is final only this long after it ended: log lines may reach the
 # platform's log store a little after the run's state does.
@@ -202,7 +203,7 @@ class JobsPlatformAdapter(Adapter):
         counted = total is not None and total != remembered.get("total")
         if unseen or counted or (scheduled and "last_fire" not in remembered):
             runs = [obj(r) for r in self.client.runs(project_id, job_id)]
-            batch.builds += self.new_builds(project_id, job, runs, ctx, seen)
+            batch.builds += self.new_builds(project_id, job, runs, ctx, seen, first=not remembered)
             ids = {run_external_id(job_id, text(r.get(c.RUN_ID))) for r in runs if text(r.get(c.RUN_ID))}
             if len(ids) == len(runs):  # a run without its id spoils the listing as evidence
                 batch.listings.append(Listing("build", ids, {"pipeline": pipeline_external_id(project_id, job_id)}))
@@ -243,23 +244,25 @@ class JobsPlatformAdapter(Adapter):
         return batch
 
     def new_builds(
-        self, project_id: str, job: dict, runs: list[dict], ctx: SyncContext, seen: set[str]
+        self, project_id: str, job: dict, runs: list[dict], ctx: SyncContext, seen: set[str], *, first: bool
     ) -> list[BuildRecord]:
-        """Runs we do not hold yet, newest first, up to the first one held as finished."""
+        """Runs we do not hold yet, newest first, down to the first one held as finished;
+        on a job's ``first`` sync at most ``backfill_runs`` of its history."""
         job_id, name = text(job.get(c.JOB_ID)), text(job.get(c.NAME))
-        cap = integer(self.options.get("backfill_runs")) or BACKFILL_RUNS
+        cap = (integer(self.options.get("backfill_runs")) or BACKFILL_RUNS) if first else None
         runs = sorted(runs, key=lambda r: timestamp(r.get(c.CREATED_AT)) or EPOCH, reverse=True)
-        ids = [run_external_id(job_id, text(r.get(c.RUN_ID))) for r in runs]
-        finished = ctx.finished_ids(ids[: cap + len(seen) + 1])
+        listed = [(run_external_id(job_id, text(r.get(c.RUN_ID))), r) for r in runs]
         records: list[BuildRecord] = []
-        for external_id, run in zip(ids, runs, strict=True):
-            if external_id in finished or len(records) >= cap:
-                break
-            if external_id in seen:
-                continue
-            record = build_record(project_id, job_id, name, run)
-            if record:
-                records.append(record)
+        for part in chunks(listed, FINISHED_LOOKUP):
+            finished = ctx.finished_ids([external_id for external_id, _ in part])
+            for external_id, run in part:
+                if external_id in finished or (cap is not None and len(records) >= cap):
+                    return records
+                if external_id in seen:
+                    continue
+                record = build_record(project_id, job_id, name, run)
+                if record:
+                    records.append(record)
         return records
 
     # Where a row lives at the platform -----------------------------------------------------------

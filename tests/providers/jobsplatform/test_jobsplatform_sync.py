@@ -301,3 +301,15 @@ def test_a_job_list_with_an_entry_without_its_id_is_no_evidence(jp, jp_sim, beli
 
     assert all("without job_id" in r.error for r in runs)
     assert not Pipeline.objects.filter(gone=True).exists()
+
+
+def test_after_an_outage_every_new_run_is_read_however_many(db, jp_sim):
+    connection = make_connection(jp_sim, "small", options={**jp_sim.connection_options(), "backfill_runs": 2})
+    sync_connection(connection.pk)
+    heartbeat = support.job_named(jp_sim, "heartbeat")
+    assert len(builds_of(heartbeat)) == 2, "the first sync reads a little history"
+
+    jp_sim.clock.advance(5 * 60)  # five fires while nobody synced
+    sync_connection(connection.pk)
+
+    assert len(builds_of(heartbeat)) == 2 + 5
