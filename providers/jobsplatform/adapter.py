@@ -1,40 +1,47 @@
-"""Jobs platform -> neutral models: a job definition is a Pipeline (and a Schedule when it
-has a cron), a run is a Build whose single Job is the run itself.
+"""The jobs platform's sync and logs, on the base skeleton (docs/providers/jobsplatform.md,
+"Sync" and "Logs").
 
-Sync: re-poll the unfinished runs we hold (GET run: "safe to poll"), then per project
-list the jobs and, per job, read its status (latest run, counts, cron, next fire). Runs
-are listed only when the latest run is one we do not hold yet (or a scheduled job's last
-fire is not known); new runs are taken newest first until the first one we already hold
-as finished, at most ``options["backfill_runs"]`` (100) per job per sync. Jobs that
-disappear from the list lose their Pipeline and Schedule rows.
+A sync: the projects (named in ``options["project_ids"]`` or listed; their names are
+asked for either way), then the runs we hold that must be read again (``repoll``: GET
+run, "safe to poll"), then per project the job list and per job its status (latest run,
+run counts, cron, next fire). A job's runs are listed only when its status shows
+something we have not seen (a latest run we do not hold, a different run count); new
+runs are taken newest first until the first one held as finished; of a job's history,
+at most ``options["backfill_runs"]`` (100) are read, at its first sync.
 
-The cursor remembers, per project, the jobs seen and, per job, whether it had a
-schedule and when the schedule last fired, so a quiet sync costs two requests per job
-plus one per unfinished run, and writes nothing."""
+Deletions are never taken from one answer: a well-formed job list is a ``Listing`` of
+the project's pipelines and schedules, a runs list one of the job's builds, and a run
+that answers 404 is weighed by the base (``weigh_missing``). The engine believes them
+only when they hold (``dashboard.evidence``).
+
+The cursor remembers, per project and job, when the schedule last fired and how many
+runs the platform counted, so a quiet sync costs the project list, one job list per
+project and one status per job, plus one read per unfinished run, and writes nothing."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from dashboard.states import FINISHED
-from providers.base.adapter import Adapter, Capability
+from providers.base.adapter import Adapter, Capability, Scope, chunks
 from providers.base.client import BaseClient
-from providers.base.errors import NotFound, Rejected
+from providers.base.errors import BadResponse, NotFound, PermissionDenied, Rejected
 from providers.base.parse import integer, obj, text, timestamp
 from providers.base.records import (
     Batch,
     BuildRecord,
+    HeldBuild,
+    Listing,
     LogPiece,
     PipelineRecord,
     ProjectRecord,
     SyncContext,
-    UnfinishedBuild,
 )
 
 from . import contract as c
-from .actions import JobActions
+from .actions import actions
 from .client import JobsPlatformClient
 from .mapping import (
     build_record,
@@ -44,23 +51,29 @@ from .mapping import (
     run_state,
     schedule_facts,
     schedule_record,
+    split_pipeline_id,
     split_run_id,
     stored_job,
 )
-from .panel import JobPanel
+from .panels import panels
 
 if TYPE_CHECKING:
     from dashboard.models import Job
 
 BACKFILL_RUNS = 100
-REPOLL_CHUNK = 20
+FINISHED_LOOKUP = 500  # run ids asked about at once: "which of these do we hold as finished?"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# A finished run's log is final only this long after it ended: log lines may reach the
+# platform's log store a little after the run's state does.
+LOG_SETTLE = timedelta(seconds=30)
 
 
-class JobsPlatformAdapter(JobActions, JobPanel, Adapter):
+class JobsPlatformAdapter(Adapter):
     kind = "jobsplatform"
     client_class = JobsPlatformClient
     capabilities = frozenset({Capability.LOGS, Capability.LIVE_LOGS, Capability.SCHEDULES, Capability.METRICS})
-    live_panels = frozenset({"pipeline_panel"})
+    actions = actions
+    panels = panels
     client: JobsPlatformClient
 
     @property
@@ -72,20 +85,15 @@ class JobsPlatformAdapter(JobActions, JobPanel, Adapter):
         client.workspace_id = self.workspace_id  # type: ignore[attr-defined]
         return client
 
-    # Connection check ----------------------------------------------------------------------
+    # Projects ------------------------------------------------------------------------------
     def check(self) -> str:
-        projects = self.project_list()
-        jobs = sum(len(self.client.jobs(project_id)) for project_id, _ in projects)
-        return f"ok: {jobs} job(s) in {len(projects)} project(s) of workspace {self.workspace_id}"
+        scopes, _ = self.projects(None)
+        jobs = sum(len(self.client.jobs(scope.external_id)) for scope in scopes)
+        return f"ok: {jobs} job(s) in {len(scopes)} project(s) of workspace {self.workspace_id}"
 
-    def project_list(self) -> list[tuple[str, str]]:
-        """(id, name) of the projects to sync: ``options["project_ids"]``, or else the
-        workspace's project list (an endpoint the docs do not show; see contract.py)."""
-        if not self.workspace_id:
-            raise Rejected("Set options.workspace_id on this connection (the workspace whose jobs to show).")
-        configured = self.options.get("project_ids")
-        if isinstance(configured, list) and configured:
-            return [(str(p), str(p)) for p in configured]
+    def list_projects(self) -> list[Scope]:
+        """The workspace's projects (an endpoint the platform's docs do not show:
+        docs/providers/jobsplatform.md, "What we assume")."""
         try:
             listed = self.client.projects()
         except NotFound as exc:
@@ -93,67 +101,95 @@ class JobsPlatformAdapter(JobActions, JobPanel, Adapter):
                 f"Could not list the projects of workspace {self.workspace_id} ({exc}): "
                 "check options.workspace_id, or set options.project_ids."
             ) from exc
-        projects = [(text(obj(p).get(c.PROJECT_ID)), text(obj(p).get(c.NAME))) for p in listed]
-        return [(pid, name or pid) for pid, name in projects if pid]
+        found = [Scope(text(obj(p).get(c.PROJECT_ID)), text(obj(p).get(c.NAME), 255)) for p in listed]
+        return [Scope(s.external_id, s.name or s.external_id) for s in found if s.external_id]
+
+    def projects(self, ctx: SyncContext | None) -> tuple[list[Scope], Batch]:
+        """The projects to sync with their names, and a batch with their records (and,
+        when they were listed, the listing). Projects named in the options are shown by
+        name too: the project list is asked for them, and when it cannot be read the
+        names stored before (or else the ids) are kept."""
+        if not self.workspace_id:
+            raise Rejected("Set options.workspace_id on this connection (the workspace whose jobs to show).")
+        scopes, batch = self.scopes("project_ids", self.list_projects)
+        if not batch.listings:
+            names = self.project_names(ctx, batch)
+            scopes = [Scope(s.external_id, names.get(s.external_id) or s.external_id) for s in scopes]
+        batch.projects = [ProjectRecord(s.external_id, s.name, {"workspace_id": self.workspace_id}) for s in scopes]
+        return scopes, batch
+
+    def project_names(self, ctx: SyncContext | None, batch: Batch) -> dict[str, str]:
+        rows = ctx.stored("project", ("external_id", "name")) if ctx else []
+        stored = {row["external_id"]: row["name"] for row in rows}
+        try:
+            listed = self.client.projects()
+        except (NotFound, PermissionDenied):
+            return stored  # the platform does not offer the list (or not to this token)
+        except BadResponse as exc:
+            batch.problems.append(f"project names: {exc}")
+            return stored
+        names = {text(obj(p).get(c.PROJECT_ID)): text(obj(p).get(c.NAME), 255) for p in listed}
+        return {**stored, **{pid: name for pid, name in names.items() if pid and name}}
 
     # Sync ------------------------------------------------------------------------------------
     def sync(self, ctx: SyncContext) -> Iterator[Batch]:
-        projects = self.project_list()
-        yield Batch(projects=[ProjectRecord(pid, name, {"workspace_id": self.workspace_id}) for pid, name in projects])
-
-        held = {build.external_id for build in ctx.unfinished}
-        for start in range(0, len(ctx.unfinished), REPOLL_CHUNK):
-            batch = Batch()
-            for build in ctx.unfinished[start : start + REPOLL_CHUNK]:
-                self.attempt(batch, f"run {build.external_id}", self.repoll, build, batch)
-            yield batch
-
+        scopes, batch = self.projects(ctx)
+        yield batch
+        yield from self.repoll(ctx)
+        seen = {held.external_id for held in ctx.repoll}
         cursor = {"projects": dict(obj(ctx.cursor.get("projects")))}
-        for project_id, _ in projects:
-            yield from self.sync_project(project_id, cursor, ctx, held)
+        for scope in scopes:
+            yield from self.sync_project(scope.external_id, cursor, ctx, seen)
 
-    def repoll(self, build: UnfinishedBuild, batch: Batch) -> None:
-        raw = obj(build.raw)
-        job_id, run_id = split_run_id(build.external_id)
-        project_id = text(raw.get("project_id")) or build.project_id or ""
-        try:
-            run = self.client.run(project_id, job_id, run_id)
-        except NotFound:
-            batch.gone_builds.append(build.external_id)  # deleted with its job
-            return
+    def read_build(self, held: HeldBuild) -> BuildRecord | None:
+        raw = obj(held.raw)
+        job_id, run_id = split_run_id(held.external_id)
+        project_id = text(raw.get("project_id")) or held.project_id or ""
+        run = self.client.run(project_id, job_id, run_id)  # NotFound: weighed by the base
         record = build_record(project_id, job_id, text(raw.get("job_name")), run)
-        if record:
-            batch.builds.append(record)
+        if record is None:
+            raise BadResponse(f"Unexpected answer: the run {run_id} came without its {c.RUN_ID}.")
+        return record
 
-    def sync_project(self, project_id: str, cursor: dict, ctx: SyncContext, held: set[str]) -> Iterator[Batch]:
+    def sync_project(self, project_id: str, cursor: dict, ctx: SyncContext, seen: set[str]) -> Iterator[Batch]:
         known = obj(obj(cursor["projects"].get(project_id)).get("jobs"))
         closing = Batch()
         jobs = self.attempt(closing, f"jobs of project {project_id}", self.client.jobs, project_id)
         if jobs is None:
-            yield closing  # without the list we cannot tell which jobs are gone
+            yield closing  # without the list nothing is known about its jobs: all kept
             return
         memory: dict[str, dict] = {}
-        for job in map(obj, jobs):
+        listed: set[str] = set()
+        scheduled: set[str] = set()
+        for job in jobs:
+            job = obj(job)
             job_id = text(job.get(c.JOB_ID))
             if not job_id:
                 closing.problems.append(f"a job without {c.JOB_ID} in project {project_id} was skipped")
                 continue
+            external_id = pipeline_external_id(project_id, job_id)
+            listed.add(external_id)
+            if text(job.get(c.SCHEDULE)):
+                scheduled.add(external_id)
             batch = Batch()
             remembered = obj(known.get(job_id))
             label = f"job {text(job.get(c.NAME)) or job_id}"
-            memory[job_id] = (
-                self.attempt(batch, label, self.sync_job, project_id, job, remembered, ctx, held, batch) or remembered
-            )
+            memory[job_id] = self.attempt(batch, label, self.sync_job, ctx, project_id, job, remembered, seen, batch)
+            if memory[job_id] is None:
+                memory[job_id] = remembered  # read again at the next sync
+            elif memory[job_id].get("scheduled"):
+                scheduled.add(external_id)
             yield batch
-        for job_id in known.keys() - memory.keys():
-            external_id = pipeline_external_id(project_id, job_id)
-            closing.removed += [("pipeline", external_id), ("schedule", external_id)]
+        if not closing.problems:
+            # Complete and well-formed (the docs show no paging): what it lacks may be gone.
+            scope = {"project": project_id}
+            closing.listings += [Listing("pipeline", listed, scope), Listing("schedule", scheduled, scope)]
         cursor["projects"][project_id] = {"jobs": memory}
         closing.cursor = {"projects": dict(cursor["projects"])}
         yield closing
 
     def sync_job(
-        self, project_id: str, job: dict, remembered: dict, ctx: SyncContext, held: set[str], batch: Batch
+        self, ctx: SyncContext, project_id: str, job: dict, remembered: dict, seen: set[str], batch: Batch
     ) -> dict:
         """One job's definition, schedule and new runs into ``batch``; what to remember."""
         job_id = text(job.get(c.JOB_ID))
@@ -161,21 +197,31 @@ class JobsPlatformAdapter(JobActions, JobPanel, Adapter):
         scheduled = bool(text(status.get(c.SCHEDULE)) or text(job.get(c.SCHEDULE)))
         latest = obj(status.get(c.LATEST_RUN))
         latest_id = run_external_id(job_id, text(latest.get(c.RUN_ID))) if latest.get(c.RUN_ID) else ""
+        total = integer(obj(status.get(c.RUN_COUNTS)).get(c.TOTAL))
         last_fire = timestamp(remembered.get("last_fire"))
-        unseen = bool(latest_id) and latest_id not in held and not ctx.finished_ids([latest_id])
-        if unseen or (scheduled and "last_fire" not in remembered):
+        unseen = bool(latest_id) and latest_id not in seen and not ctx.finished_ids([latest_id])
+        counted = total is not None and total != remembered.get("total")
+        if unseen or counted or (scheduled and "last_fire" not in remembered):
             runs = [obj(r) for r in self.client.runs(project_id, job_id)]
-            batch.builds += self.new_builds(project_id, job, runs, ctx, held)
+            batch.builds += self.new_builds(project_id, job, runs, ctx, seen, first=not remembered)
+            ids = {run_external_id(job_id, text(r.get(c.RUN_ID))) for r in runs if text(r.get(c.RUN_ID))}
+            if len(ids) == len(runs):  # a run without its id spoils the listing as evidence
+                batch.listings.append(Listing("build", ids, {"pipeline": pipeline_external_id(project_id, job_id)}))
+            else:
+                batch.problems.append(f"{len(runs) - len(ids)} run(s) of job {job_id} came without {c.RUN_ID}")
             last_fire = newest_scheduled(runs)
-        elif text(latest.get(c.TRIGGER)) == c.SCHEDULED:
-            created = timestamp(latest.get(c.CREATED_AT))
-            last_fire = max(filter(None, (last_fire, created)), default=None)
-        self.add_definition(batch, project_id, job, status, last_fire, remembered)
-        return {"scheduled": scheduled, "last_fire": c.format_time(last_fire) if last_fire else None}
+        else:
+            total = remembered.get("total")
+            if text(latest.get(c.TRIGGER)) == c.SCHEDULED:
+                created = timestamp(latest.get(c.CREATED_AT))
+                last_fire = max(filter(None, (last_fire, created)), default=None)
+        self.add_definition(batch, project_id, job, status, last_fire)
+        return {"scheduled": scheduled, "last_fire": c.format_time(last_fire) if last_fire else None, "total": total}
 
     def add_definition(
-        self, batch: Batch, project_id: str, job: dict, status: dict, last_fire: datetime | None, remembered: dict
-    ) -> None:
+        self, batch: Batch, project_id: str, job: dict, status: dict, last_fire: datetime | None
+    ) -> bool:
+        """The job's Pipeline, and its Schedule when it has one (True then)."""
         job_id = text(job.get(c.JOB_ID))
         external_id = pipeline_external_id(project_id, job_id)
         name = text(job.get(c.NAME), 255) or job_id
@@ -184,56 +230,80 @@ class JobsPlatformAdapter(JobActions, JobPanel, Adapter):
         facts = schedule_facts(job, status, last_fire, now)
         if facts:
             batch.schedules.append(schedule_record(project_id, job, status, facts))
-        elif remembered.get("scheduled", True):
-            batch.removed.append(("schedule", external_id))
+        return bool(facts)
 
     def definition_batch(self, project_id: str, job: dict) -> Batch:
-        """A job's Pipeline and Schedule rows right after an action changed it."""
+        """A job's Pipeline and Schedule rows right after an action changed it (a
+        schedule the action removed is gone: we removed it)."""
         status = self.client.job_status(project_id, text(job.get(c.JOB_ID)))
         latest = obj(status.get(c.LATEST_RUN))
         last_fire = timestamp(latest.get(c.CREATED_AT)) if text(latest.get(c.TRIGGER)) == c.SCHEDULED else None
         batch = Batch()
-        self.add_definition(batch, project_id, job, status, last_fire, {})
+        if not self.add_definition(batch, project_id, job, status, last_fire):
+            batch.removed.append(("schedule", pipeline_external_id(project_id, text(job.get(c.JOB_ID)))))
         return batch
 
     def new_builds(
-        self, project_id: str, job: dict, runs: list[dict], ctx: SyncContext, held: set[str]
+        self, project_id: str, job: dict, runs: list[dict], ctx: SyncContext, seen: set[str], *, first: bool
     ) -> list[BuildRecord]:
-        """Runs we do not hold yet, newest first, up to the first one held as finished."""
+        """Runs we do not hold yet, newest first, down to the first one held as finished;
+        on a job's ``first`` sync at most ``backfill_runs`` of its history."""
         job_id, name = text(job.get(c.JOB_ID)), text(job.get(c.NAME))
-        cap = integer(self.options.get("backfill_runs")) or BACKFILL_RUNS
-        epoch = datetime(1970, 1, 1, tzinfo=UTC)
-        runs = sorted(runs, key=lambda r: timestamp(r.get(c.CREATED_AT)) or epoch, reverse=True)
-        ids = [run_external_id(job_id, text(r.get(c.RUN_ID))) for r in runs]
-        finished = ctx.finished_ids(ids[: cap + len(held) + 1])
+        cap = (integer(self.options.get("backfill_runs")) or BACKFILL_RUNS) if first else None
+        runs = sorted(runs, key=lambda r: timestamp(r.get(c.CREATED_AT)) or EPOCH, reverse=True)
+        listed = [(run_external_id(job_id, text(r.get(c.RUN_ID))), r) for r in runs]
         records: list[BuildRecord] = []
-        for external_id, run in zip(ids, runs, strict=True):
-            if external_id in finished or len(records) >= cap:
-                break
-            if external_id in held:
-                continue
-            record = build_record(project_id, job_id, name, run)
-            if record:
-                records.append(record)
+        for part in chunks(listed, FINISHED_LOOKUP):
+            finished = ctx.finished_ids([external_id for external_id, _ in part])
+            for external_id, run in part:
+                if external_id in finished or (cap is not None and len(records) >= cap):
+                    return records
+                if external_id in seen:
+                    continue
+                record = build_record(project_id, job_id, name, run)
+                if record:
+                    records.append(record)
         return records
+
+    # Where a row lives at the platform -----------------------------------------------------------
+    def address(self, target: Any) -> tuple[str, str, str | None]:
+        """(project id, job id, run id or None) of a Pipeline, Build or Job row."""
+        from dashboard.models import Build, Job, Pipeline
+
+        if isinstance(target, Pipeline):
+            project_id, job_id = split_pipeline_id(target.external_id)
+            return project_id, job_id, None
+        if isinstance(target, Build | Job):
+            job_id, run_id = split_run_id(target.external_id)
+            project_id = text(obj(target.raw).get("project_id"))
+            if not project_id:
+                build = target if isinstance(target, Build) else target.build
+                project_id = build.project.external_id if build.project_id else ""
+            return project_id, job_id, run_id
+        raise TypeError(f"no logs for a {type(target).__name__}")
 
     # Logs ----------------------------------------------------------------------------------
     def fetch_log(self, job: Job, cursor: dict) -> LogPiece:
         """The run's stdout and stderr after ``cursor`` (stderr in ANSI red); complete once
-        the run had ended before its lines were read. The cursor is the last line's
-        timestamp and how many lines at that timestamp we already hold."""
+        the run ended a while (``LOG_SETTLE``) before its lines were read. The cursor is
+        the last line's timestamp and how many lines at that timestamp we already hold.
+        Within the client's bounds: a page view's read stops at its small budget, with
+        the reason in words (a ``ProviderError``), never a loop."""
         project_id, job_id, run_id = self.address(job)
         run: dict | None = None
         try:
-            complete = job.finished
-            if not complete:
+            ended = (job.finished_at or EPOCH) if job.finished else None
+            if not job.finished:
                 run = self.client.run(project_id, job_id, run_id or "")
-                complete = run_state(run)[0] in FINISHED
+                if run_state(run)[0] in FINISHED:
+                    ended = timestamp(run.get(c.FINISHED_AT)) or EPOCH
             after = timestamp(cursor.get("after"))
             entries = self.client.run_log_after(project_id, job_id, run_id or "", after)
         except NotFound:
             note = "" if cursor.get("gone") else "\x1b[2mThe run no longer exists at the platform.\x1b[0m\n"
             return LogPiece(note, {**cursor, "gone": True}, complete=True)
+        now = self.client.server_time or datetime.now(UTC)
+        complete = ended is not None and now - ended >= LOG_SETTLE
         if after is not None:
             skip = integer(cursor.get("skip")) or 0
             at_mark = [e for e in entries if timestamp(e.get(c.TIMESTAMP)) == after]

@@ -1,4 +1,6 @@
-"""Metric series as inline SVG polylines, drawn on the server (no JavaScript)."""
+"""Metric series as inline SVG polylines, drawn on the server (no JavaScript), for the
+job page's panel (docs/providers/jobsplatform.md, "Panels"; the series' shape is in
+"The contract we assume")."""
 
 from __future__ import annotations
 

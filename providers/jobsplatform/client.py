@@ -1,5 +1,7 @@
-"""The jobs platform's HTTP API (see ``contract.py``): bearer token, nested paths under a
-workspace, the ``{status, message, data}`` envelope on every answer, unpaginated lists.
+"""The jobs platform's HTTP API (docs/providers/jobsplatform.md, "The contract we
+assume"; the names are in ``contract.py``): bearer token, nested paths under a workspace,
+the ``{status, message, data}`` envelope on every answer, unpaginated lists, and log
+windows that keep their newest lines, read page by page backwards (``run_log_after``).
 
 The client also remembers the provider's clock from the ``Date`` header of the last
 answer (as AWS SDKs do to correct clock skew): missed schedule fires are judged against
@@ -25,6 +27,9 @@ from providers.base.parse import timestamp
 from . import contract as c
 
 _TICK = timedelta(microseconds=1)
+# Pages of MAX_LOG_LIMIT lines one log read may take (a sync's or a page view's own
+# request budget usually ends it sooner).
+LOG_PAGES = 100
 
 
 @dataclass(frozen=True)
@@ -78,6 +83,11 @@ class JobsPlatformClient(BaseClient):
     def call(self, method: str, path: str, *, idempotent: bool | None = None, **kwargs: Any) -> Any:
         """One request; the envelope's ``data`` on success."""
         response = self.request(method, path, idempotent=idempotent, **kwargs)
+        if response.is_redirect:  # the API never redirects; where it points may be anywhere
+            location = response.headers.get("location", "")[:200]
+            raise BadResponse(
+                f"Unexpected answer: the platform redirected to {location!r}; the redirect was not followed."
+            )
         dates = response.headers.get_list("date")
         if dates:
             with contextlib.suppress(TypeError, ValueError):
@@ -145,7 +155,9 @@ class JobsPlatformClient(BaseClient):
         filter: str | None = None,
     ) -> tuple[list[dict], bool]:
         """Log entries (oldest first) of a job, or of one run, and whether older matching
-        entries were left out because of ``limit``."""
+        entries were left out because of ``limit``. An answer that says lines were left
+        out while it holds fewer than ``limit`` contradicts itself: it is refused rather
+        than followed (a listing that claims to go on for ever)."""
         ids = {"project_id": project_id, "job_id": job_id}
         path = self.path(c.RUN_LOGS, run_id=run_id, **ids) if run_id else self.path(c.JOB_LOGS, **ids)
         params = (window or Window()).params()
@@ -154,32 +166,39 @@ class JobsPlatformClient(BaseClient):
         if filter:
             params[c.FILTER] = filter
         data = self.expect(self.call("GET", path, params=params), dict, "the logs")
-        entries = [e for e in self.expect(data.get(c.ENTRIES, []), list, "the log entries") if isinstance(e, dict)]
-        return entries, bool(data.get(c.TRUNCATED))
+        entries = [e for e in self.expect(data.get(c.ENTRIES), list, "the log entries") if isinstance(e, dict)]
+        truncated = bool(data.get(c.TRUNCATED))
+        asked = limit if limit is not None else c.DEFAULT_LOG_LIMIT
+        if truncated and len(entries) < asked:
+            raise BadResponse(
+                f"Unexpected answer: the platform said more log lines matched than the {asked} asked for, "
+                f"but sent {len(entries)}."
+            )
+        return entries, truncated
 
     def run_log_after(self, project_id: str, job_id: str, run_id: str, start: datetime | None) -> list[dict]:
-        """Every entry of a run from ``start`` on (inclusive), however many. The platform
-        keeps the newest ``limit`` entries, so a truncated answer is followed by earlier
-        pages, each ending where the previous one began."""
-        pages: list[list[dict]] = []
-        end: datetime | None = None
-        while True:
+        """Every entry of a run from ``start`` on (inclusive), oldest first. The platform
+        keeps the newest ``limit`` entries of a window, so a truncated answer is followed
+        by earlier pages, each ending where the previous one began; through ``paged``,
+        so a page that repeats or a listing that never ends stops with an error instead
+        of looping, and the client's request budget bounds the whole read."""
+
+        def fetch(position: str | None) -> tuple[list[dict], str | None]:
+            end = timestamp(position) if position else None
             entries, truncated = self.logs(
                 project_id, job_id, run_id, window=Window(start=start, end=end), limit=c.MAX_LOG_LIMIT
             )
             oldest = timestamp(entries[0].get(c.TIMESTAMP)) if entries else None
             if not truncated or oldest is None:
-                pages.append(entries)
-                break
+                return entries, None
             # Entries sharing the oldest timestamp may be split across pages: take them all
             # from the next page (whose end is exclusive, hence one tick later).
             newer = [e for e in entries if timestamp(e.get(c.TIMESTAMP)) != oldest]
             if not newer:  # a whole page within one microsecond: keep it and move on
-                pages.append(entries)
-                end = oldest
-                continue
-            pages.append(newer)
-            end = oldest + _TICK
+                return entries, c.format_time(oldest)
+            return newer, c.format_time(oldest + _TICK)
+
+        pages = [page for page, _ in self.paged(fetch, what=f"log lines of run {run_id}", max_pages=LOG_PAGES)]
         return [entry for page in reversed(pages) for entry in page]
 
     def metrics(self, project_id: str, job_id: str, names: list[str], window: Window | None = None) -> dict:

@@ -1,9 +1,12 @@
-"""The one place where the jobs platform's wire contract is written down.
+"""The one place where the jobs platform's wire contract is written down
+(docs/providers/jobsplatform.md, "The contract we assume").
 
-The public docs (seed 004) name the operations, fields, query parameters and run states,
-but not the paths, verbs, envelopes or payload shapes. Everything here is our reading of
-them (see the package docstring for the reasoning); both the client and the simulator
-import these names, so when the real API is known only this module changes.
+The platform's public docs name the operations, fields, query parameters and run
+states, but not the paths, verbs, envelopes or payload shapes. Everything here is our
+reading of them. The client, the mapping, the panels and the simulator all use these
+names, so when the real API is known this module (and the doc) is what changes; it is
+kept apart from ``client.py`` so that the pure mapping and the simulator need not import
+the HTTP client to name a field.
 """
 
 from __future__ import annotations

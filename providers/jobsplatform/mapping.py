@@ -1,10 +1,14 @@
-"""Jobs platform JSON -> neutral records, and the external ids we give its objects.
+"""Jobs platform JSON -> neutral records, and the external ids we give its objects
+(docs/providers/jobsplatform.md, "How it appears in the dashboard"). Pure functions.
 
 - Project: the project id.
 - Pipeline (a job definition) and its Schedule: ``<project_id>:<job_id>``.
 - Build (a run) and its single Job (the run itself): ``<job_id>:<run_id>``; job ids are
   taken to be unique within a workspace (they look like random ids). Both are stable,
-  slash-free and name the provider's own ids, so permalinks survive a resync."""
+  slash-free and name the provider's own ids, so permalinks survive a resync.
+
+A run's title is "Run <short id>": the job's name is its pipeline, and its single Job
+(the run itself) carries the job's name, so pages never say the name twice."""
 
 from __future__ import annotations
 
@@ -35,6 +39,14 @@ def pipeline_external_id(project_id: str, job_id: str) -> str:
 
 def run_external_id(job_id: str, run_id: str) -> str:
     return f"{job_id}:{run_id}"
+
+
+def short_id(run_id: str) -> str:
+    """A run id as people quote it: without a type prefix such as ``run_``, at most eight
+    characters (like a short commit hash)."""
+    head, sep, rest = run_id.partition("_")
+    core = rest if sep and head.isalpha() and rest else run_id
+    return core[:8]
 
 
 def split_pipeline_id(external_id: str) -> tuple[str, str]:
@@ -81,7 +93,7 @@ def build_record(project_id: str, job_id: str, job_name: str, run: dict) -> Buil
         project_id=project_id,
         pipeline_id=pipeline_external_id(project_id, job_id),
         number=run_id,
-        title=name,
+        title=f"Run {short_id(run_id)}",
         triggered_by=text(run.get(c.TRIGGER), 100),
         started_at=started,
         finished_at=finished,

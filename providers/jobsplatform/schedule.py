@@ -1,6 +1,7 @@
-"""Cron for the jobs platform: validation (5 fields, UTC), fire times, and the missed-fire
-rule. The simulator's scheduler, the forms and the adapter all use these, so what we
-refuse, what the simulator fires and what we flag as missed agree."""
+"""Cron for the jobs platform (docs/providers/jobsplatform.md, "Schedules"): validation
+(5 fields, UTC), fire times, and the missed-fire rule. The simulator's scheduler, the
+forms and the adapter all use these, so what we refuse, what the simulator fires and
+what we flag as missed agree."""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""The simulator's reading of requests and its log and metric queries: pure functions of
-the query arguments, the runs and the time, so the HTTP handlers stay thin."""
+"""The simulator's reading of requests and its log and metric queries, as
+docs/providers/jobsplatform.md ("The contract we assume": logs, metrics, errors) says the
+platform answers them: pure functions of the query arguments, the runs and the time, so
+the HTTP handlers stay thin."""
 
 from __future__ import annotations
 

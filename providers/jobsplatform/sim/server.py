@@ -1,4 +1,5 @@
-"""A stateful jobs platform on loopback, speaking the contract in ``contract.py``.
+"""A stateful jobs platform on loopback, speaking the contract in ``contract.py``
+(docs/providers/jobsplatform.md; its "Faults" table says what each fault knob does here).
 
 Its cron scheduler really fires: every request first runs the schedules whose time has
 come on the simulator's clock (croniter, UTC), so a test that advances the clock sees
@@ -7,9 +8,14 @@ stdout/stderr lines and CPU/memory samples as they go. Deleting a job removes it
 and schedule. Every answer, errors included, is the ``{status, message, data}``
 envelope; the ``Date`` header carries the simulator's clock.
 
-Knobs beyond the base's faults, for tests: ``pause_scheduler()``/``resume_scheduler()``
-(fires due while paused are skipped, as a platform that was down would skip them), and
-``failing_metrics`` ({name: error message}) to make one metric's query fail."""
+The base's fault knobs are applied where the platform builds its answers: listings (the
+project, job and run lists; a log page's entries) lose their key or come back empty, a
+single item's endpoints (job, status, run, logs, metrics) answer the platform's own 404,
+a log page repeats the one before or says more lines are left out than it holds, and
+run states, triggers and streams take values the docs never listed. Knobs beyond those,
+for tests: ``pause_scheduler()``/``resume_scheduler()`` (fires due while paused are
+skipped, as a platform that was down would skip them), and ``failing_metrics`` ({name:
+error message}) to make one metric's query fail."""
 
 from __future__ import annotations
 
@@ -31,6 +37,16 @@ from .world import PROJECT_NAMES, TEMPLATES, JobDef, Project, Run, plan_run
 
 MAX_BACKLOG = 86400.0  # a clock jump longer than a day fires only the last day's schedule
 ODD_STATE = "preempted"
+ODD_TRIGGER = "webhook"
+ODD_STREAM = "stdlog"
+# The platform's run states as the dashboard shows them (for ``truth``).
+NEUTRAL = {
+    c.PENDING: "queued",
+    c.RUNNING: "running",
+    c.SUCCEEDED: "passed",
+    c.FAILED: "failed",
+    c.CANCELLED: "canceled",
+}
 
 
 def rule(template: str) -> str:
@@ -47,6 +63,8 @@ class JobsPlatformSimulator(Simulator):
         self.jobs: dict[str, JobDef] = {}
         self.runs: dict[str, Run] = {}
         self.failing_metrics: dict[str, str] = {}
+        # The last log page answered per path: what a repeating page answers again.
+        self.log_pages: dict[str, dict] = {}
         self.scheduler_paused = False
         self.start = self.now()
         for i in range(self.scale.projects):
@@ -64,6 +82,15 @@ class JobsPlatformSimulator(Simulator):
     def connection_options(self) -> dict:
         """What a Connection to this simulator needs in ``options``."""
         return {"workspace_id": self.workspace_id, "project_ids": list(self.projects)}
+
+    def truth(self) -> dict[str, dict[str, str]]:
+        """Every run the platform holds now, in the dashboard's words; each run is also
+        its build's single job."""
+        with self.lock:
+            self.advance()
+            now = self.now()
+            builds = {f"{run.job_id}:{run.id}": NEUTRAL[run.status(now)] for run in self.runs.values()}
+        return {"builds": builds, "jobs": dict(builds)}
 
     def seed_job(self, project: Project, k: int) -> None:
         t = TEMPLATES[k % len(TEMPLATES)]
@@ -175,6 +202,32 @@ class JobsPlatformSimulator(Simulator):
     def ok(self, data: Any, message: str, code: int = 200) -> Response:
         return self.envelope(c.SUCCESS, message, data, code)
 
+    def listed(self, items: list, message: str) -> Response:
+        """A list answer, as the listing faults would spoil it (no ``data``, or empty)."""
+        body = self.listing({c.STATUS: c.SUCCESS, c.MESSAGE: message, c.DATA: items}, c.DATA)
+        return self.json(body)
+
+    def vanish(self, what: str) -> None:
+        """With the 404 fault on, an item's own endpoint says it has no such item."""
+        if self.detail_missing():
+            raise Refusal(404, f"{what} not found.")
+
+    def log_page(self, request: Request, runs: list[Run], message: str) -> Response:
+        """One page of log entries. Faults: the entries' key missing or emptied, the page
+        before answered again (a server that ignores ``end``), or ``truncated`` said of
+        every page."""
+        previous = self.log_pages.get(request.path)
+        if previous is not None and request.args.get(c.END) and self.page_repeats():
+            data = previous
+        else:
+            data = queries.select_logs(request.args, runs, self.now())
+            for entry in data[c.ENTRIES]:
+                entry[c.STREAM] = self.odd_enum(entry[c.STREAM], ODD_STREAM)
+            if self.pages_endless():
+                data = {**data, c.TRUNCATED: True}
+            self.log_pages[request.path] = data
+        return self.ok(self.listing(data, c.ENTRIES), message)
+
     def fail(self, code: int, message: str, errors: dict | None = None, headers: dict | None = None) -> Response:
         return self.envelope(c.ERROR, message, {c.ERRORS: errors} if errors else None, code, headers)
 
@@ -188,6 +241,9 @@ class JobsPlatformSimulator(Simulator):
 
     def not_found(self, request: Request) -> Response:
         return self.fail(404, f"No such endpoint: {request.method} {request.path}")
+
+    def refused(self, request: Request) -> Response:
+        return self.fail(401, "Invalid API token.")
 
     def server_error(self, status: int) -> Response:
         return self.fail(status, "Internal error, please retry.")
@@ -259,7 +315,7 @@ class JobsPlatformSimulator(Simulator):
             c.JOB_ID: run.job_id,
             c.PROJECT_ID: run.project_id,
             c.RUN_STATUS: self.odd_enum(status, ODD_STATE),
-            c.TRIGGER: run.trigger,
+            c.TRIGGER: self.odd_enum(run.trigger, ODD_TRIGGER),
             c.IMAGE: run.image,
             c.COMMAND: run.command,
             c.CREATED_AT: stamp(run.created),
@@ -286,12 +342,12 @@ class JobsPlatformSimulator(Simulator):
         if workspace_id != self.workspace_id:
             raise Refusal(404, f"Workspace {workspace_id} not found.")
         data = [{c.PROJECT_ID: p.id, c.NAME: p.name} for p in sorted(self.projects.values(), key=lambda p: p.index)]
-        return self.ok(data, "List of projects")
+        return self.listed(data, "List of projects")
 
     def list_jobs(self, request: Request, workspace_id: str, project_id: str) -> Response:
         self.find_project(workspace_id, project_id)
         jobs = sorted((j for j in self.jobs.values() if j.project_id == project_id), key=lambda j: j.name)
-        return self.ok([self.job_json(j) for j in jobs], "List of jobs")
+        return self.listed([self.job_json(j) for j in jobs], "List of jobs")
 
     def create_job(self, request: Request, workspace_id: str, project_id: str) -> Response:
         self.find_project(workspace_id, project_id)
@@ -306,7 +362,9 @@ class JobsPlatformSimulator(Simulator):
             raise Refusal(409, f"A job named {name!r} already exists in this project.")
 
     def get_job(self, request: Request, workspace_id: str, project_id: str, job_id: str) -> Response:
-        return self.ok(self.job_json(self.find_job(workspace_id, project_id, job_id)), "Job detail")
+        job = self.find_job(workspace_id, project_id, job_id)
+        self.vanish(f"Job {job_id}")
+        return self.ok(self.job_json(job), "Job detail")
 
     def update_job(self, request: Request, workspace_id: str, project_id: str, job_id: str) -> Response:
         job = self.find_job(workspace_id, project_id, job_id)
@@ -336,6 +394,7 @@ class JobsPlatformSimulator(Simulator):
 
     def job_status(self, request: Request, workspace_id: str, project_id: str, job_id: str) -> Response:
         job = self.find_job(workspace_id, project_id, job_id)
+        self.vanish(f"Job {job_id}")
         t = self.now()
         runs = self.runs_of(job)
         counts = {c.TOTAL: len(runs), **{state: 0 for state in c.RUN_STATES}}
@@ -353,7 +412,7 @@ class JobsPlatformSimulator(Simulator):
     # Endpoints: runs ------------------------------------------------------------------------
     def list_runs(self, request: Request, workspace_id: str, project_id: str, job_id: str) -> Response:
         job = self.find_job(workspace_id, project_id, job_id)
-        return self.ok([self.run_json(r) for r in self.runs_of(job)], "List of runs")
+        return self.listed([self.run_json(r) for r in self.runs_of(job)], "List of runs")
 
     def trigger_run(self, request: Request, workspace_id: str, project_id: str, job_id: str) -> Response:
         job = self.find_job(workspace_id, project_id, job_id)
@@ -361,6 +420,7 @@ class JobsPlatformSimulator(Simulator):
 
     def get_run(self, request: Request, workspace_id: str, project_id: str, job_id: str, run_id: str) -> Response:
         _, run = self.find_run(workspace_id, project_id, job_id, run_id)
+        self.vanish(f"Run {run_id}")
         return self.ok(self.run_json(run), "Run detail")
 
     def cancel_run(self, request: Request, workspace_id: str, project_id: str, job_id: str, run_id: str) -> Response:
@@ -374,14 +434,17 @@ class JobsPlatformSimulator(Simulator):
     # Endpoints: logs and metrics --------------------------------------------------------------
     def job_logs(self, request: Request, workspace_id: str, project_id: str, job_id: str) -> Response:
         job = self.find_job(workspace_id, project_id, job_id)
-        return self.ok(queries.select_logs(request.args, [self.runs[r] for r in job.runs], self.now()), "Logs")
+        self.vanish(f"Job {job_id}")
+        return self.log_page(request, [self.runs[r] for r in job.runs], "Logs")
 
     def run_logs(self, request: Request, workspace_id: str, project_id: str, job_id: str, run_id: str) -> Response:
         _, run = self.find_run(workspace_id, project_id, job_id, run_id)
-        return self.ok(queries.select_logs(request.args, [run], self.now()), "Run logs")
+        self.vanish(f"Run {run_id}")
+        return self.log_page(request, [run], "Run logs")
 
     def job_metrics(self, request: Request, workspace_id: str, project_id: str, job_id: str) -> Response:
         job = self.find_job(workspace_id, project_id, job_id)
+        self.vanish(f"Job {job_id}")
         runs = [self.runs[r] for r in job.runs]
         data, message = queries.metrics(request.args, runs, self.now(), self.failing_metrics)
         return self.ok(data, message)

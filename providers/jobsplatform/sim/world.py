@@ -1,5 +1,5 @@
-"""The simulated workspace: projects, job definitions and runs whose state, log lines
-and resource usage follow from the clock.
+"""The simulated workspace (docs/providers/jobsplatform.md, "Simulator"): projects, job
+definitions and runs whose state, log lines and resource usage follow from the clock.
 
 A run is planned once when it is created (queue delay, duration, outcome, log lines and
 usage come from the seed and the run's id), so what it shows at any moment is a pure

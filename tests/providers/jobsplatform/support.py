@@ -1,4 +1,6 @@
-"""Fixtures and helpers shared by the jobs platform tests (this module holds no tests).
+"""Fixtures and helpers shared by the jobs platform tests (this module holds no tests);
+the simulated workspace they use is described in docs/providers/jobsplatform.md
+("Simulator").
 
 The fixtures reach the tests through this folder's conftest.py."""
 

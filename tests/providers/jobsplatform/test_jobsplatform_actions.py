@@ -1,4 +1,5 @@
-"""The jobs platform's buttons, called as the action view calls them, and every refusal."""
+"""The jobs platform's buttons (docs/providers/jobsplatform.md, "Buttons"), called as the
+action view calls them and through the pages, and every refusal."""
 
 import pytest
 from django.urls import reverse
@@ -8,6 +9,7 @@ from dashboard.sync import sync_connection
 from providers.base.errors import NotFound, Rejected
 from providers.jobsplatform import contract as c
 from providers.jobsplatform.actions import CreateJobForm, DeleteJobForm, UpdateJobForm
+from providers.jobsplatform.mapping import short_id
 
 from . import support
 
@@ -183,7 +185,7 @@ def test_triggering_answers_a_pending_run_and_leads_to_its_page(synced, jp_sim, 
     result = perform(adapter, "trigger_run", support.pipeline_of(job))
 
     run_id = job.runs[-1]
-    assert result.redirect == f"/jobsplatform/jp/build/{job.id}:{run_id}"
+    assert result.show_build == f"{job.id}:{run_id}" and result.redirect is None
     build = Build.objects.get(external_id=f"{job.id}:{run_id}")
     assert (build.state, build.raw_state, build.triggered_by) == ("queued", "pending", "manual")
     assert build.jobs.get().state == "queued"
@@ -198,19 +200,28 @@ def test_cancelling_a_running_run_stops_it(synced, jp_sim, adapter):
 
     result = perform(adapter, "cancel_run", build)
 
-    assert result.message == f"Run {run.id} of backfill-events cancelled."
+    assert result.message == f"Run {short_id(run.id)} of backfill-events cancelled."
     build.refresh_from_db()
     assert (build.state, build.raw_state) == ("canceled", "cancelled")
     assert build.jobs.get().exit_code == 143
-    assert adapter.action("cancel_run").unavailable(build).startswith("The run is already cancelled")
+    cancel = adapter.action("cancel_run")
+    assert cancel.destructive and not cancel.offered_for(build), "no Cancel button on a finished run"
+    assert cancel.unavailable(build).startswith("The run is already cancelled")
 
 
-def test_cancelling_a_finished_run_is_refused_in_words(synced, jp_sim, adapter):
-    build = Build.objects.filter(state="passed").first()
+def test_a_run_that_ended_before_the_cancel_arrived_shows_how_it_ended(synced, jp_sim, adapter):
+    job = support.job_named(jp_sim, "backfill-events")
+    perform(adapter, "trigger_run", support.pipeline_of(job))
+    run = jp_sim.runs[job.runs[-1]]
+    build = Build.objects.get(external_id=f"{job.id}:{run.id}")
+    jp_sim.clock.advance(run.end - jp_sim.now() + 1)  # it ended; our copy still says queued
 
-    with pytest.raises(Rejected, match=r"is already succeeded; only pending or running runs can be cancelled"):
-        perform(adapter, "cancel_run", build)
-    assert adapter.action("cancel_run").unavailable(build) != ""
+    result = perform(adapter, "cancel_run", build)
+
+    assert result.message.startswith(f"Run {short_id(run.id)} of backfill-events had already {run.outcome}")
+    assert "nothing was cancelled" in result.message and "only pending or running runs" in result.message
+    build.refresh_from_db()
+    assert build.raw_state == run.outcome and build.finished
 
 
 def test_acting_on_a_job_the_platform_no_longer_has_says_not_found(synced, jp_sim, adapter, api):
@@ -261,6 +272,39 @@ def test_run_now_redirects_to_the_new_runs_page_and_env_values_stay_out_of_the_a
     assert "s3cr3t" not in str(entry.params)
 
 
+def test_cancel_run_asks_for_confirmation_like_every_destructive_button(synced, jp_sim, client, operator):
+    client.force_login(operator)
+    job = support.job_named(jp_sim, "backfill-events")
+    client.post(action_url("trigger_run", "pipeline", support.pipeline_of(job).external_id))
+    build = Build.objects.get(external_id=f"{job.id}:{job.runs[-1]}")
+    url = action_url("cancel_run", "build", build.external_id)
+
+    page = client.get(build.get_absolute_url()).content.decode()
+    assert f'href="{url}" data-action="cancel_run">Cancel run…</a>' in page, "a link to a confirmation"
+    confirm = client.get(url).content.decode()
+    assert "This cannot be undone. Please confirm." in confirm and 'name="confirm" value="yes"' in confirm
+    unconfirmed = client.post(url)
+    assert unconfirmed.status_code == 400 and not jp_sim.count("/cancel")
+
+    done = client.post(url, {"confirm": "yes"})
+
+    assert done.status_code == 302
+    shown = client.get(done["Location"]).content.decode()
+    assert "cancelled." in shown, "the answer, in words"
+    build.refresh_from_db()
+    assert build.state == "canceled", "the page shows the platform's new state at once"
+    assert 'data-action="cancel_run"' not in shown, "no Cancel button once the run has ended"
+
+
+def test_finished_runs_offer_no_cancel_button(synced, jp_sim, client, operator):
+    client.force_login(operator)
+    build = Build.objects.filter(state="passed").first()
+
+    page = client.get(build.get_absolute_url()).content.decode()
+
+    assert "cancel_run" not in page and "Cancel run" not in page
+
+
 def test_cancel_through_the_view_of_a_finished_run_is_refused_before_asking_the_platform(
     synced, jp_sim, client, operator
 ):
@@ -268,7 +312,7 @@ def test_cancel_through_the_view_of_a_finished_run_is_refused_before_asking_the_
     build = Build.objects.filter(state="passed").first()
     jp_sim.requests.clear()
 
-    answer = client.post(action_url("cancel_run", "build", build.external_id))
+    answer = client.post(action_url("cancel_run", "build", build.external_id), {"confirm": "yes"})
 
     assert answer.status_code == 502
     assert "The run is already succeeded; only pending or running runs can be cancelled." in answer.content.decode()

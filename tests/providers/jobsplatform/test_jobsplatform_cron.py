@@ -1,4 +1,5 @@
-"""Schedules: what cron we accept, when the simulator fires, and when we call a fire missed."""
+"""Schedules (docs/providers/jobsplatform.md, "Schedules"): what cron we accept, when the
+simulator fires, and when we call a fire missed."""
 
 from datetime import UTC, datetime, timedelta
 
