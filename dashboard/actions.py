@@ -20,7 +20,8 @@ from dashboard.models import ActionLog, Build, Connection
 from dashboard.models.registry import ROW_MODELS, name_of
 from dashboard.roles import can_operate
 from providers.base.adapter import Action, Adapter
-from providers.base.errors import ProviderError
+from providers.base.errors import NotFound, ProviderError, Rejected
+from providers.base.errors import PermissionDenied as ProviderPermissionDenied
 from providers.base.forms import ActionForm
 from providers.base.records import ActionResult
 from providers.registry import adapter_class
@@ -94,6 +95,8 @@ class Outcome:
     ok: bool
     message: str
     result: ActionResult | None = None
+    # The provider said no (bad input, not allowed, no such thing), as opposed to failing.
+    refused: bool = False
 
 
 def run_action(
@@ -119,7 +122,11 @@ def run_action(
     except ProviderError as exc:
         entry.ok, entry.answer = False, str(exc)
         entry.save()
-        return Outcome(False, str(exc))
+        if exc.refresh is not None:  # the refusal told us the object's new state
+            from dashboard.apply import apply_batch
+
+            apply_batch(connection, exc.refresh)
+        return Outcome(False, str(exc), refused=isinstance(exc, (Rejected, NotFound, ProviderPermissionDenied)))
     finally:
         adapter.close()
     entry.ok, entry.answer = True, result.message

@@ -21,7 +21,7 @@ from django.conf import settings
 from django.db.models import F, Q
 from django.utils import timezone
 
-from dashboard.models import Build
+from dashboard.models import Build, Job
 from dashboard.models.base import ProviderRow
 from dashboard.models.registry import model_named
 from dashboard.states import FINISHED, State
@@ -111,6 +111,9 @@ def mark_gone(model_name: str, connection_id: int, external_ids: list[str], now:
             continue
         rows.update(gone=True, fingerprint="")
         if model is Build:
+            Job.objects.filter(build__in=rows.exclude(state__in=FINISHED)).exclude(state__in=FINISHED).update(
+                state=State.UNKNOWN, fingerprint=""
+            )
             rows.exclude(state__in=FINISHED).update(state=State.UNKNOWN)
             rows.update(recheck_at=now + timedelta(seconds=settings.GONE_RECHECK_SECONDS), recheck_attempts=0)
             # Its builds' history stays; a gone pipeline's builds are not gone themselves.

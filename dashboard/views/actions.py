@@ -29,7 +29,7 @@ def action_view(
             request,
             "dashboard/action.html",
             {**context, "form": form, "error": outcome.message},
-            status=422 if action.form else 502,
+            status=422 if action.form or outcome.refused else 502,
         )
     if outcome.result.once:
         response = render(request, "dashboard/action_done.html", {**context, "outcome": outcome})

@@ -83,11 +83,6 @@ class JobsPlatformClient(BaseClient):
     def call(self, method: str, path: str, *, idempotent: bool | None = None, **kwargs: Any) -> Any:
         """One request; the envelope's ``data`` on success."""
         response = self.request(method, path, idempotent=idempotent, **kwargs)
-        if response.is_redirect:  # the API never redirects; where it points may be anywhere
-            location = response.headers.get("location", "")[:200]
-            raise BadResponse(
-                f"Unexpected answer: the platform redirected to {location!r}; the redirect was not followed."
-            )
         dates = response.headers.get_list("date")
         if dates:
             with contextlib.suppress(TypeError, ValueError):

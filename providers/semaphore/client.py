@@ -89,4 +89,4 @@ class SemaphoreClient(
         return self.expect(self.get_json(f"{V1}/jobs/{job_id}"), dict, "the job")
 
     def job_log(self, job_id: str) -> httpx.Response:
-        return self.get(f"{V1}/logs/{job_id}")
+        return self.get(f"{V1}/logs/{job_id}", expect_redirect=True)

@@ -107,7 +107,7 @@ class JobsClientMixin:
         return self.expect(self.parse_json(response), dict, "the debug job")
 
     def job_log_v2(self, job_id: str):
-        return self.get(f"{V2}/jobs/{job_id}/log_events")
+        return self.get(f"{V2}/jobs/{job_id}/log_events", expect_redirect=True)
 
 
 def job_view(detail: dict | None) -> dict | None:

@@ -135,7 +135,9 @@ def test_a_listing_without_its_key_is_a_bad_response_never_an_empty_list(api, jp
 
 def test_a_redirect_is_not_followed_and_says_where_it_pointed(api, jp_sim):
     jp_sim.faults = Faults(redirect_rate=1.0, redirect_to="http://127.0.0.1:9/elsewhere")
-    with pytest.raises(BadResponse, match=re.escape("redirected to 'http://127.0.0.1:9/elsewhere'; the redirect")):
+    with pytest.raises(
+        BadResponse, match=re.escape("redirected to 'http://127.0.0.1:9/elsewhere'; it was not followed")
+    ):
         api.jobs(support.first_project(jp_sim))
     assert api.requests == 1
 
