@@ -12,7 +12,8 @@ from dashboard.sync import apply_batch, sync_connection
 from providers.base.errors import PermissionDenied, Rejected
 from providers.base.sim import Scale
 from providers.harmont.actions import TriggerForm
-from providers.harmont.adapter import HarmontAdapter, artifact
+from providers.harmont.adapter import HarmontAdapter
+from providers.harmont.mapping import artifact
 from providers.harmont.sim import HarmontSimulator
 from tests.conftest import TOKEN, make_connection
 
@@ -62,7 +63,7 @@ def test_new_build_starts_one_with_its_environment(adapter, harmont, sim, operat
     assert (made.branch, made.commit, made.message, made.source) == ("feature/x", "a" * 40, "Try it", "api")
     assert made.env == {"A": "1", "B": "x=y"}
     assert result.message == "Started build #4 of feature/x."
-    assert result.redirect == "/harmont/hm/build/acme:ci:4"
+    assert result.show_build == "acme:ci:4"
     apply_batch(harmont, result.refresh)
     stored = Build.objects.get(external_id="acme:ci:4")
     assert stored.state == State.QUEUED and stored.jobs.count() == len(made.jobs)
@@ -125,7 +126,8 @@ def test_a_rejected_plan_is_a_422_and_the_failed_build_appears_at_the_next_sync(
     assert rejected.state == State.FAILED and rejected.raw["build"]["error_code"] == "build_plan_rejected"
     assert not rejected.jobs.exists()
     html = render_to_string(
-        "providers/harmont/build_panel.html", {"build": rejected, "panel": adapter.panel_data(rejected)}
+        "providers/harmont/build_panel.html",
+        {"build": rejected, **adapter.panel_context(rejected, None, "build_panel")},
     )
     assert "could not be planned" in html and "build_plan_rejected" in html
 
@@ -176,12 +178,12 @@ def test_a_rebuild_on_a_pipeline_without_manual_builds_is_shown_unavailable(adap
 
 def test_a_jobs_artifacts_are_listed_in_its_panel(adapter, sim):
     job = Job.objects.filter(build__external_id="acme:ci:3", state__in=[State.PASSED, State.FAILED]).last()
-    panel = adapter.panel_data(job)
+    panel = adapter.panel_context(job, None, "job_panel")
 
     assert panel["artifacts_available"] and panel["artifacts_error"] == ""
     names = [a["name"] for a in panel["artifacts"]]
     assert "junit.xml" in names
-    html = render_to_string("providers/harmont/job_panel.html", {"job": job, "panel": panel})
+    html = render_to_string("providers/harmont/job_panel.html", {"job": job, **panel})
     assert "<h3>Artifacts</h3>" in html and "junit.xml" in html and "https://artifacts.harmont.dev/" in html
 
 
@@ -189,17 +191,17 @@ def test_the_artifacts_section_hides_when_harmont_answers_404(adapter, sim):
     sim.artifacts_enabled = False  # the real Harmont: no such route
     job = Job.objects.filter(build__external_id="acme:ci:3").first()
 
-    panel = adapter.panel_data(job)
+    panel = adapter.panel_context(job, None, "job_panel")
 
     assert panel["artifacts_available"] is False and panel["artifacts_error"] == ""
-    html = render_to_string("providers/harmont/job_panel.html", {"job": job, "panel": panel})
+    html = render_to_string("providers/harmont/job_panel.html", {"job": job, **panel})
     assert "Artifacts" not in html and "error" not in html
 
 
 def test_an_artifacts_failure_other_than_404_is_said_in_words(adapter, sim):
     sim.list_artifacts = lambda request, **kw: sim.json({"data": 5})
     job = Job.objects.filter(build__external_id="acme:ci:3").first()
-    panel = adapter.panel_data(job)
+    panel = adapter.panel_context(job, None, "job_panel")
     assert not panel["artifacts_available"]
     assert panel["artifacts_error"].startswith("Could not list artifacts:")
 
@@ -224,6 +226,8 @@ def test_the_job_panel_says_a_failure_was_allowed(adapter, harmont, sim, clock):
     clock.advance(120)
     sync_connection(harmont.pk)
     lint = Job.objects.get(external_id=next(j.id for j in planned.jobs if j.step_key == "lint"))
-    html = render_to_string("providers/harmont/job_panel.html", {"job": lint, "panel": adapter.panel_data(lint)})
-    assert "Soft-failed" in html and "soft-fail policy let the build continue" in html
+    html = render_to_string(
+        "providers/harmont/job_panel.html", {"job": lint, **adapter.panel_context(lint, None, "job_panel")}
+    )
+    assert "failed (allowed)" in html and "soft-fail policy let the build go on" in html
     assert "exit_codes: [1]" in html
