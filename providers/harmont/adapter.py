@@ -84,10 +84,9 @@ class HarmontAdapter(Adapter):
         cursor = {"pipelines": upgraded(ctx.cursor.get("pipelines"))}
         first, pipelines = self.definitions(ctx)
         yield first
-        read: set[str] = set()
-        for batch in self.repoll(ctx):
-            read.update(b.external_id for b in batch.builds)
-            yield batch
+        yield from self.repoll(ctx)
+        # Builds handed over are the repoll's, read or not: the scan leaves them to it.
+        handed = {held.external_id for held in ctx.repoll}
         page_size = min(max(integer(self.options.get("page_size")) or 50, 1), 100)
         backfill = max(integer(self.options.get("backfill_pages")) or 2, 1)
         for org, slug in pipelines:
@@ -101,7 +100,7 @@ class HarmontAdapter(Adapter):
                 read=lambda entry, o=org, s=slug: self.read_listed(o, s, entry.data),
                 reread=lambda external_id: self.read_build(HeldBuild(external_id, None, {})),
                 backfill_pages=backfill,
-                skip=read,
+                skip=handed,
             )
 
     def listed_orgs(self) -> list[Scope]:
