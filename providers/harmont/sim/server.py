@@ -1,12 +1,13 @@
-"""A stateful Harmont (Cloud API v0) on loopback, as ``shared/providers/harmont.md`` and
-the official ``harmont-openapi.public.json`` describe it: ``Bearer `` auth (exactly that
+"""A stateful Harmont (Cloud API v0) on loopback, as docs/providers/harmont.md and
+Harmont's published spec (docs/providers/harmont-openapi.public.json) describe it,
+quirks included: ``Bearer `` auth (exactly that
 prefix), the v0 error envelope with ``request_id`` = the ``X-Request-Id`` header,
 Phoenix's ``{"errors": {"detail": …}}`` for unrouted paths and crashes, cursor pages
 (``limit`` clamped to 1..100, junk -> 50, an undecodable cursor = first page;
 organizations and pipelines oldest first, builds newest first), the unpaginated jobs
 list, create / cancel build, build-scoped log tokens, and the SSE log stream
 ``/v0/jobs/{id}/logs`` (no ``/api`` prefix) with ``history``, ``chunk``, ``:``
-heartbeats and ``done`` right after a heartbeat once the job is terminal (``sim_logs``).
+heartbeats and ``done`` right after a heartbeat once the job is terminal (``logs``).
 
 Knobs beyond the base ``Scale``/``Faults`` (attributes, so tests may change them live):
 ``heartbeat`` (seconds of silence before ``:``; 15 in Harmont), ``log_token_ttl``
@@ -20,8 +21,14 @@ Scale: ``projects`` organizations, each with a ``ci`` pipeline and a ``release``
 (``allow_manual: false``); ``builds`` seeded history builds per pipeline; ``jobs`` jobs
 per build, roughly; a new build per pipeline every ``arrival_every`` seconds.
 
-Assumptions where Harmont's docs are silent: the artifacts endpoint (see
-``providers/harmont/__init__.py``); validation (422 ``build_invalid``) runs before the
+The base faults are answered in Harmont's own bodies (docs/providers/harmont.md,
+"Faults"): listings lose their ``data`` or come back empty, a 404 burst answers
+``build_not_found`` on every build-scoped endpoint, a repeated page answers the page
+before the cursor again, endless pages end with a cursor that starts over, and a
+revoked token is the ``unauthorized`` envelope. ``truth()`` is what this Harmont holds.
+
+Assumptions where Harmont's docs are silent: the artifacts endpoint (docs/providers/
+harmont.md, "Artifacts"); validation (422 ``build_invalid``) runs before the
 manual-build check (403) and the balance check (402); jobs whose prerequisite failed
 hard are ``skipped``; the stream's ``Last-Event-ID`` history holds only chunks after it.
 """

@@ -1,4 +1,6 @@
-"""The Harmont client against a simulator that pages, refuses and misbehaves."""
+"""The Harmont client against a simulator that pages and refuses in Harmont's words
+(docs/providers/harmont.md, "Paging" and "Errors"); the faults every provider shares are
+in tests/providers/test_contract.py."""
 
 from __future__ import annotations
 

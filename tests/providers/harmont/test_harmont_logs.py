@@ -1,5 +1,6 @@
-"""Harmont job logs over the real SSE stream: replay, live reading without blocking,
-resuming with Last-Event-ID, log tokens that expire, and stderr kept apart."""
+"""Harmont job logs over the real SSE stream (docs/providers/harmont.md, "Logs"): replay,
+live reading without blocking, resuming with Last-Event-ID, log tokens that expire,
+stderr kept apart, and page views that never outlast their deadline."""
 
 from __future__ import annotations
 

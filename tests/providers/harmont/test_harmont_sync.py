@@ -1,4 +1,5 @@
-"""Harmont synced end to end: simulator over loopback -> adapter -> sync engine -> database."""
+"""Harmont synced end to end: simulator over loopback -> adapter -> sync engine -> database
+(docs/providers/harmont.md, "Sync", "States" and "Mapping")."""
 
 from __future__ import annotations
 
