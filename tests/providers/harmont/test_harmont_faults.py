@@ -137,3 +137,27 @@ def test_a_cursor_stored_before_the_shared_scan_resumes_its_page_and_its_retry_l
     acme_pages = [r for r in sim.requests if r.path.endswith("/acme/pipelines/ci/builds")]
     assert acme_pages and all("cursor=" in r.query for r in acme_pages)  # resumed after #4
     assert retry_ids(connection) == set()
+
+
+def test_an_empty_page_that_says_there_is_more_does_not_end_the_scan(db, sim):
+    sim.scale.arrival_every = 0
+    connection = make_connection(sim, "hm", options={"page_size": 1, "backfill_pages": 10})
+    original = sim.list_builds
+
+    def emptied_once(request, org, pipeline):
+        answer = original(request, org, pipeline)
+        if (org, pipeline) == ("acme", "ci") and "cursor" in request.args and not emptied:
+            emptied.append(True)
+            body = answer.get_json()
+            return sim.json({**body, "data": []})
+        return answer
+
+    emptied: list[bool] = []
+    sim.list_builds = emptied_once
+
+    run = sync_connection(connection.pk)
+
+    assert "an empty page that says there is more" in run.error
+    assert Build.objects.filter(pipeline__external_id="acme:ci").count() == 1
+    sync_connection(connection.pk)
+    assert set(Build.objects.values_list("external_id", flat=True)) == held_by_harmont(sim)
