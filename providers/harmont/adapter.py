@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from django.core.cache import cache
 
@@ -61,10 +61,10 @@ class HarmontAdapter(Adapter):
     actions = actions
     panels = panels
     client: HarmontClient
-    interactive: ClassVar[bool] = False
+    interactive = False  # set by ``make_client``: a person waits for the answer
 
     def make_client(self, *, interactive: bool = False, **kwargs: Any) -> HarmontClient:
-        self.interactive = interactive  # a person waits: see ``stream_bounds``
+        self.interactive = interactive  # see ``stream_bounds``
         return super().make_client(interactive=interactive, **kwargs)
 
     def check(self) -> str:
@@ -112,7 +112,7 @@ class HarmontAdapter(Adapter):
         batch = Batch()
         found = self.attempt(batch, "organizations", self.scopes, "orgs", self.listed_orgs)
         if found is None:
-            orgs = [Scope(row["external_id"]) for row in ctx.stored("project")]
+            orgs = [Scope(row["external_id"]) for row in ctx.stored("project", gone=False)]
         else:
             orgs, listed = found
             batch.listings += listed.listings
@@ -121,7 +121,7 @@ class HarmontAdapter(Adapter):
         for org in (s.external_id for s in orgs):
             listed = self.attempt(batch, f"pipelines of {org}", self.client.pipelines, org)
             if listed is None:
-                held = ctx.stored("pipeline", ("external_id",), project__external_id=org)
+                held = ctx.stored("pipeline", ("external_id",), project__external_id=org, gone=False)
                 pipelines += [(org, row["external_id"].partition(":")[2]) for row in held]
                 continue
             records = [r for p in listed if (r := pipeline_record(org, p))]
