@@ -312,6 +312,13 @@ class Adapter:
                 yield batch  # the scan resumes from the same page next time
                 return
             read_pages += 1
+            if not listed and following is not None:
+                # An empty page that says there is more is not the end: what lies past
+                # it would be passed over for good.
+                batch.problems.append(f"{what}: an empty page that says there is more; the listing resumes there")
+                batch.cursor = copy.deepcopy(cursor)
+                yield batch
+                return
             entries = [e for e in map(item, listed) if e is not None]
             if len(entries) < len(listed):
                 batch.problems.append(f"{len(listed) - len(entries)} item(s) of {what} without an id were skipped")

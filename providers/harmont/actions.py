@@ -1,7 +1,8 @@
-"""Harmont's buttons: start a build of a pipeline, cancel a build (``PUT …/cancel``,
-idempotent: a finished build is left as it is), and rebuild, which Harmont does not have:
-it is a new build of the same branch and commit (and message; the original ``env`` is
-not in the Build schema, so it is not carried over).
+"""Harmont's buttons, each declared on its handler (docs/providers/harmont.md,
+"Actions"): start a build of a pipeline, cancel a build (``PUT …/cancel``, idempotent: a
+finished build is left as it is), and rebuild, which Harmont does not have: it is a new
+build of the same branch and commit (and message; the original ``env`` is not in the
+Build schema, so it is not carried over).
 
 Refusals keep Harmont's words and request id: 402 (no balance), 403
 (``pipeline_manual_disabled``), 422 (``build_invalid``/``build_plan_rejected``; the
@@ -13,15 +14,16 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from django import forms
-from django.urls import NoReverseMatch, reverse
 
-from providers.base.adapter import Action
+from providers.base.actions import ActionSet
 from providers.base.errors import NotFound
 from providers.base.parse import integer, obj, text
 from providers.base.records import ActionResult, Batch
 
 if TYPE_CHECKING:
     from dashboard.models import Build, Pipeline
+
+    from .adapter import HarmontAdapter
 
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 REF = re.compile(r"^[^\s\x00-\x1f\x7f]+$")
@@ -86,84 +88,72 @@ def source_of(build: Build) -> dict:
     return obj(obj(build.raw).get("build"))
 
 
-ACTIONS = (
-    Action(
-        name="trigger",
-        label="New build",
-        target="pipeline",
-        form=TriggerForm,
-        secret_fields=("env",),
-        unavailable=manual_disabled,
-        help="Start a build of a branch and commit.",
-    ),
-    Action(
-        name="rebuild",
-        label="Rebuild",
-        target="build",
-        applies=lambda b: bool(text(source_of(b).get("branch")) and text(source_of(b).get("commit"))),
-        unavailable=lambda b: manual_disabled(b.pipeline),
-        help="Start a new build of the same branch and commit (Harmont has no retry).",
-    ),
-    Action(
-        name="cancel",
-        label="Cancel build",
-        target="build",
-        destructive=True,
-        applies=lambda b: not b.finished,
-        help="Stop the build's unfinished jobs.",
-    ),
+actions = ActionSet()
+
+
+@actions(
+    "trigger",
+    label="New build",
+    target="pipeline",
+    form=TriggerForm,
+    secret_fields=("env",),
+    unavailable=manual_disabled,
+    help="Start a build of a branch and commit.",
 )
+def trigger(adapter: HarmontAdapter, pipeline: Pipeline, params: dict, user: Any) -> ActionResult:
+    org, _, slug = pipeline.external_id.partition(":")
+    body: dict[str, Any] = {"branch": params["branch"], "commit": params["commit"], "source": "api"}
+    if params.get("message"):
+        body["message"] = params["message"]
+    if params.get("env"):
+        body["env"] = params["env"]
+    data = adapter.client.create_build(org, slug, body)
+    return started(adapter, org, slug, data, f"Started build #{integer(data.get('number'))} of {params['branch']}.")
 
 
-class ActionsMixin:
-    """``do_<action>`` for HarmontAdapter (which provides client and build records)."""
+@actions(
+    "rebuild",
+    label="Rebuild",
+    target="build",
+    applies=lambda b: bool(text(source_of(b).get("branch")) and text(source_of(b).get("commit"))),
+    unavailable=lambda b: manual_disabled(b.pipeline),
+    help="Start a new build of the same branch and commit (Harmont has no retry).",
+)
+def rebuild(adapter: HarmontAdapter, build: Build, params: dict, user: Any) -> ActionResult:
+    source = source_of(build)
+    org, slug = text(obj(build.raw).get("org")), text(obj(build.raw).get("pipeline"))
+    body = {"branch": text(source.get("branch")), "commit": text(source.get("commit")), "source": "api"}
+    if text(source.get("message")):
+        body["message"] = text(source.get("message"), 10_000)
+    data = adapter.client.create_build(org, slug, body)
+    number = integer(data.get("number"))
+    return started(adapter, org, slug, data, f"Started build #{number}, a rebuild of {build.number}.")
 
-    def do_trigger(self, pipeline: Pipeline, params: dict, user: Any) -> ActionResult:
-        org, _, slug = pipeline.external_id.partition(":")
-        body: dict[str, Any] = {"branch": params["branch"], "commit": params["commit"], "source": "api"}
-        if params.get("message"):
-            body["message"] = params["message"]
-        if params.get("env"):
-            body["env"] = params["env"]
-        data = self.client.create_build(org, slug, body)
-        return self.started(org, slug, data, f"Started build #{integer(data.get('number'))} of {params['branch']}.")
 
-    def do_rebuild(self, build: Build, params: dict, user: Any) -> ActionResult:
-        source = source_of(build)
-        org, slug = text(obj(build.raw).get("org")), text(obj(build.raw).get("pipeline"))
-        body = {"branch": text(source.get("branch")), "commit": text(source.get("commit")), "source": "api"}
-        if text(source.get("message")):
-            body["message"] = text(source.get("message"), 10_000)
-        data = self.client.create_build(org, slug, body)
-        number = integer(data.get("number"))
-        return self.started(org, slug, data, f"Started build #{number}, a rebuild of {build.number}.")
+@actions(
+    "cancel",
+    label="Cancel build",
+    target="build",
+    destructive=True,
+    applies=lambda b: not b.finished,
+    help="Stop the build's unfinished jobs.",
+)
+def cancel(adapter: HarmontAdapter, build: Build, params: dict, user: Any) -> ActionResult:
+    org, slug = text(obj(build.raw).get("org")), text(obj(build.raw).get("pipeline"))
+    number = integer(source_of(build).get("number"))
+    if not org or not slug or number is None:
+        raise NotFound(f"{build.external_id} is not a Harmont build we can address.")
+    data = adapter.client.cancel_build(org, slug, number)
+    record = adapter.record_with_jobs(org, slug, data)
+    state = text(data.get("state")) or "unknown"
+    if state in ("passed", "failed") or (state == "canceled" and build.finished):
+        message = f"Build {build.number} had already finished ({state}); nothing to cancel."
+    else:
+        message = f"Build {build.number} is {state}."
+    return ActionResult(message, refresh=Batch(builds=[record]))
 
-    def do_cancel(self, build: Build, params: dict, user: Any) -> ActionResult:
-        org, slug = text(obj(build.raw).get("org")), text(obj(build.raw).get("pipeline"))
-        number = integer(obj(source_of(build)).get("number"))
-        if not org or not slug or number is None:
-            raise NotFound(f"{build.external_id} is not a Harmont build we can address.")
-        data = self.client.cancel_build(org, slug, number)
-        record = self.with_jobs(org, slug, data)
-        state = text(data.get("state")) or "unknown"
-        if state in ("passed", "failed") or (state == "canceled" and build.finished):
-            message = f"Build {build.number} had already finished ({state}); nothing to cancel."
-        else:
-            message = f"Build {build.number} is {state}."
-        return ActionResult(message, refresh=Batch(builds=[record]))
 
-    # Helpers ----------------------------------------------------------------------------
-    def with_jobs(self, org: str, slug: str, data: dict):
-        number = integer(data.get("number")) or 0
-        batch = Batch()
-        return self.fetch_build(batch, org, slug, number, data) or self.build_record(org, slug, data, None)
-
-    def started(self, org: str, slug: str, data: dict, message: str) -> ActionResult:
-        record = self.with_jobs(org, slug, data)
-        try:
-            url = reverse(
-                "build", kwargs={"kind": self.kind, "slug": self.connection.slug, "external_id": record.external_id}
-            )
-        except NoReverseMatch:
-            url = None
-        return ActionResult(message, refresh=Batch(builds=[record]), redirect=url)
+def started(adapter: HarmontAdapter, org: str, slug: str, data: dict, message: str) -> ActionResult:
+    """The build an action started: stored at once, and the page goes to it."""
+    record = adapter.record_with_jobs(org, slug, data)
+    return ActionResult(message, refresh=Batch(builds=[record]), show_build=record.external_id)

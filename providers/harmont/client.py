@@ -1,7 +1,9 @@
-"""Harmont's Cloud API v0: ``Authorization: Bearer``, cursor pages (``limit`` +
-``next_cursor``), the v0 error envelope (and the bodies that are not: Phoenix's
-``{"errors": {"detail"}}`` and the log stream's ``{"code", "message"}``), and the SSE log
-stream, which lives outside ``/api`` and takes a build-scoped token instead of the bearer.
+"""Harmont's Cloud API v0 over HTTP (docs/providers/harmont.md): ``Authorization:
+Bearer`` ("Auth"), cursor pages of ``limit`` + ``next_cursor`` followed with the base
+client's ``paged`` ("Paging"), the v0 error envelope and the bodies that are not one
+(Phoenix's ``{"errors": {"detail"}}``, the log stream's ``{"code", "message"}``; "Errors"),
+and the SSE log stream, which lives outside ``/api`` and takes a build-scoped token
+instead of the bearer ("Logs").
 
 Every error carries Harmont's ``code``, ``type`` and ``request_id`` in ``details`` and
 its words (with the request id, for support) in the message."""
@@ -9,7 +11,6 @@ its words (with the request id, for support) in the message."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -20,7 +21,6 @@ from providers.base.errors import AuthError, PermissionDenied, ProviderError
 from providers.base.parse import obj, text
 
 API = "/api/v0"
-MAX_PAGES = 200  # a runaway cursor must not page forever
 
 
 class LogTokenRefused(PermissionDenied):
@@ -77,6 +77,8 @@ class HarmontClient(BaseClient):
 
     # Paging ---------------------------------------------------------------------------
     def page(self, url: str, *, cursor: str | None = None, limit: int = 50) -> tuple[list[dict], str | None]:
+        """One page and the cursor of the next (None: the last). A page without its
+        ``data`` list is a ``BadResponse``, never an empty page."""
         params: dict[str, Any] = {"limit": limit}
         if cursor:
             params["cursor"] = cursor
@@ -85,29 +87,32 @@ class HarmontClient(BaseClient):
         next_cursor = body.get("next_cursor")
         return [obj(item) for item in data], next_cursor if isinstance(next_cursor, str) and next_cursor else None
 
-    def all_pages(self, url: str, limit: int = 100) -> Iterator[dict]:
-        cursor = None
-        for _ in range(MAX_PAGES):
-            items, cursor = self.page(url, cursor=cursor, limit=limit)
-            yield from items
-            if not cursor:
-                return
+    def all_pages(self, url: str, what: str, limit: int = 100) -> list[dict]:
+        """Every item of a listing, or an error: a listing cut short is never returned
+        as if it were whole (it may be evidence of deletions)."""
+        found: list[dict] = []
+        for items, _ in self.paged(lambda cursor: self.page(url, cursor=cursor, limit=limit), what=what):
+            found += items
+        return found
 
     # Resources ------------------------------------------------------------------------
     def user(self) -> dict:
         return self.expect(self.get_json(f"{API}/user"), dict, "the user")
 
-    def organizations(self) -> Iterator[dict]:
-        return self.all_pages(f"{API}/organizations")
+    def organizations(self) -> list[dict]:
+        return self.all_pages(f"{API}/organizations", "organizations")
 
-    def pipelines(self, org: str) -> Iterator[dict]:
-        return self.all_pages(f"{API}/organizations/{path(org)}/pipelines")
+    def pipelines(self, org: str) -> list[dict]:
+        return self.all_pages(f"{API}/organizations/{path(org)}/pipelines", f"pipelines of {org}")
 
     def builds_url(self, org: str, pipeline: str) -> str:
         return f"{API}/organizations/{path(org)}/pipelines/{path(pipeline)}/builds"
 
-    def builds_page(self, org: str, pipeline: str, *, cursor: str | None = None, limit: int = 50):
-        """One page of builds, newest first, and the cursor of the next (None: last)."""
+    def builds_page(
+        self, org: str, pipeline: str, *, cursor: str | None = None, limit: int = 50
+    ) -> tuple[list[dict], str | None]:
+        """One page of builds, newest first, and the cursor of the next (None: last);
+        the adapter follows them with ``paged`` (through the base ``scan``)."""
         return self.page(self.builds_url(org, pipeline), cursor=cursor, limit=limit)
 
     def build_url(self, org: str, pipeline: str, number: int | str) -> str:
@@ -126,8 +131,9 @@ class HarmontClient(BaseClient):
         return self.expect(self.get_json(url), dict, "the job")
 
     def artifacts(self, org: str, pipeline: str, number: int | str, job_id: str) -> list[dict]:
-        """Assumed endpoint (not in Harmont's spec): ``{"data": [{name, path, size, url,
-        content_type, created_at}]}``. Harmont without it answers Phoenix's 404."""
+        """Assumed endpoint (not in Harmont's spec; docs/providers/harmont.md,
+        "Artifacts"): ``{"data": [{name, path, size, url, content_type, created_at}]}``.
+        Harmont without it answers Phoenix's 404."""
         url = f"{self.build_url(org, pipeline, number)}/jobs/{path(job_id)}/artifacts"
         body = self.expect(self.get_json(url), dict, "the artifacts list")
         return [obj(item) for item in self.expect(body.get("data"), list, "the artifacts list's data")]
@@ -150,11 +156,16 @@ class HarmontClient(BaseClient):
         self, job_id: str, token: str, *, last_event_id: int | None = None, read_timeout: float = 1.5
     ) -> httpx.Response:
         """Open ``/v0/jobs/{id}/logs`` (retried like any GET until it answers); the caller
-        reads and closes the response. ``read_timeout`` ends a read that waits longer."""
+        reads and closes the response. ``read_timeout`` ends a read that waits longer;
+        neither it nor the connect timeout outlasts the client's deadline."""
         headers = {"Accept": "text/event-stream", "Cache-Control": "no-store"}
         if last_event_id is not None:
             headers["Last-Event-ID"] = str(last_event_id)
-        timeout = httpx.Timeout(self.http.timeout.connect, read=read_timeout, write=5.0, pool=5.0)
+        connect = self.http.timeout.connect or self.timeout
+        remaining = self.remaining()
+        if remaining is not None:
+            connect, read_timeout = min(connect, max(remaining, 0.05)), min(read_timeout, max(remaining, 0.05))
+        timeout = httpx.Timeout(connect, read=read_timeout, write=5.0, pool=5.0)
         # Reading a stream is safe to repeat: retried like any GET until it answers.
         return self.request(
             "GET",

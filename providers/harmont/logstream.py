@@ -1,7 +1,8 @@
-"""Harmont job logs: a build-scoped log token, then the server-sent event stream
-``/v0/jobs/{id}/logs?token=…``: one ``history`` frame (everything, or what follows
-``Last-Event-ID``), ``chunk`` frames with ``id: <seq>``, ``:`` heartbeats after 15 s
-without output, and ``done`` right after a heartbeat once the job is terminal.
+"""Harmont job logs (docs/providers/harmont.md, "Logs"): a build-scoped log token, then
+the server-sent event stream ``/v0/jobs/{id}/logs?token=…``: one ``history`` frame
+(everything, or what follows ``Last-Event-ID``), ``chunk`` frames with ``id: <seq>``,
+``:`` heartbeats after 15 s without output, and ``done`` right after a heartbeat once
+the job is terminal.
 
 A fetch reads what is there without waiting for long: for a running job it stops after
 ``idle`` seconds without a chunk (or ``budget`` seconds in all); for a finished job right

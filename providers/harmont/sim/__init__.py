@@ -1,5 +1,5 @@
-"""A fake of the provider's HTTP API for tests, the demo and benchmarks; production code
-never imports it."""
+"""A fake Harmont for tests, the demo and benchmarks (docs/providers/harmont.md,
+"Simulator" and "Faults"); production code never imports it."""
 
 from .server import HarmontSimulator
 

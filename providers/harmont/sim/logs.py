@@ -1,7 +1,8 @@
-"""The simulated Harmont log stream: build-scoped HMAC log tokens that expire, and
-``GET /v0/jobs/{id}/logs?token=`` as server-sent events (``history``, ``chunk`` with
-``id: <seq>``, ``:`` heartbeats after ``heartbeat`` quiet seconds, ``done`` right after a
-heartbeat once the job is terminal), resumable with ``Last-Event-ID``."""
+"""The simulated Harmont log stream (docs/providers/harmont.md, "Logs"): build-scoped
+HMAC log tokens that expire, and ``GET /v0/jobs/{id}/logs?token=`` as server-sent events
+(``history``, ``chunk`` with ``id: <seq>``, ``:`` heartbeats after ``heartbeat`` quiet
+seconds, ``done`` right after a heartbeat once the job is terminal), resumable with
+``Last-Event-ID``."""
 
 from __future__ import annotations
 

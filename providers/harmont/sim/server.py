@@ -1,12 +1,13 @@
-"""A stateful Harmont (Cloud API v0) on loopback, as ``shared/providers/harmont.md`` and
-the official ``harmont-openapi.public.json`` describe it: ``Bearer `` auth (exactly that
+"""A stateful Harmont (Cloud API v0) on loopback, as docs/providers/harmont.md and
+Harmont's published spec (docs/providers/harmont-openapi.public.json) describe it,
+quirks included: ``Bearer `` auth (exactly that
 prefix), the v0 error envelope with ``request_id`` = the ``X-Request-Id`` header,
 Phoenix's ``{"errors": {"detail": …}}`` for unrouted paths and crashes, cursor pages
 (``limit`` clamped to 1..100, junk -> 50, an undecodable cursor = first page;
 organizations and pipelines oldest first, builds newest first), the unpaginated jobs
 list, create / cancel build, build-scoped log tokens, and the SSE log stream
 ``/v0/jobs/{id}/logs`` (no ``/api`` prefix) with ``history``, ``chunk``, ``:``
-heartbeats and ``done`` right after a heartbeat once the job is terminal (``sim_logs``).
+heartbeats and ``done`` right after a heartbeat once the job is terminal (``logs``).
 
 Knobs beyond the base ``Scale``/``Faults`` (attributes, so tests may change them live):
 ``heartbeat`` (seconds of silence before ``:``; 15 in Harmont), ``log_token_ttl``
@@ -20,8 +21,14 @@ Scale: ``projects`` organizations, each with a ``ci`` pipeline and a ``release``
 (``allow_manual: false``); ``builds`` seeded history builds per pipeline; ``jobs`` jobs
 per build, roughly; a new build per pipeline every ``arrival_every`` seconds.
 
-Assumptions where Harmont's docs are silent: the artifacts endpoint (see
-``providers/harmont/__init__.py``); validation (422 ``build_invalid``) runs before the
+The base faults are answered in Harmont's own bodies (docs/providers/harmont.md,
+"Faults"): listings lose their ``data`` or come back empty, a 404 burst answers
+``build_not_found`` on every build-scoped endpoint, a repeated page answers the page
+before the cursor again, endless pages end with a cursor that starts over, and a
+revoked token is the ``unauthorized`` envelope. ``truth()`` is what this Harmont holds.
+
+Assumptions where Harmont's docs are silent: the artifacts endpoint (docs/providers/
+harmont.md, "Artifacts"); validation (422 ``build_invalid``) runs before the
 manual-build check (403) and the balance check (402); jobs whose prerequisite failed
 hard are ``skipped``; the stream's ``Last-Event-ID`` history holds only chunks after it.
 """
@@ -65,6 +72,21 @@ MESSAGES = {
     "pipeline_manual_disabled": "Manual builds are disabled for this pipeline.",
     "billing_insufficient_balance": "Your account doesn't have enough balance for this build.",
 }
+# Harmont's build and job states as the dashboard shows them, for ``truth``.
+NEUTRAL = {
+    "pending": "queued",
+    "scheduled": "queued",
+    "assigned": "queued",
+    "running": "running",
+    "failing": "running",
+    "canceling": "running",
+    "timing_out": "running",
+    "passed": "passed",
+    "failed": "failed",
+    "timed_out": "failed",
+    "skipped": "skipped",
+    "canceled": "canceled",
+}
 REQUEST_ID = re.compile(r"^[A-Za-z0-9+/=\-]{20,200}$")
 PIPELINES = [("ci", "CI", True), ("release", "Release", False)]
 
@@ -79,6 +101,9 @@ def encode_cursor(key: tuple) -> str:
     return base64.urlsafe_b64encode(json.dumps(list(key)).encode()).decode().rstrip("=")
 
 
+AGAIN = "again"  # a cursor of the endless-pages fault: the listing starts over
+
+
 def decode_cursor(value: str | None) -> tuple | None:
     if not value:
         return None
@@ -86,7 +111,9 @@ def decode_cursor(value: str | None) -> tuple | None:
         key = json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
     except (ValueError, TypeError):
         return None
-    return tuple(key) if isinstance(key, list) and len(key) == 2 else None
+    if not isinstance(key, list) or len(key) != 2:
+        return None
+    return tuple(key) if key[0] == AGAIN or isinstance(key[0], (int, float)) else None
 
 
 def page_limit(value: str | None) -> int:
@@ -263,6 +290,23 @@ class HarmontSimulator(LogStreamMixin, Simulator):
     def not_found(self, request: Request) -> Response:
         return self.json({"errors": {"detail": "Not Found"}}, status=404)
 
+    def refused(self, request: Request) -> Response:
+        return self.error(request, 401, "unauthorized", "unauthorized")
+
+    def truth(self) -> dict[str, dict[str, str]]:
+        """Every build and job this Harmont holds, in the dashboard's words (from the
+        world's own states; docs/providers/harmont.md, "States")."""
+        with self.lock:
+            self.advance()
+            t = self.now()
+            builds, jobs = {}, {}
+            for pipeline in self.all_pipelines():
+                for build in pipeline.builds.values():
+                    builds[f"{build.org}:{build.pipeline}:{build.number}"] = NEUTRAL[build.state(t)]
+                    for job in build.jobs:
+                        jobs[job.id] = NEUTRAL[build.job_state(job, t)]
+        return {"builds": builds, "jobs": jobs}
+
     def server_error(self, status: int) -> Response:
         return self.json({"errors": {"detail": "Internal Server Error"}}, status=status)
 
@@ -280,14 +324,31 @@ class HarmontSimulator(LogStreamMixin, Simulator):
 
     def page(self, request: Request, rows: list, key, newest_first: bool) -> dict:
         """One cursor page of rows already in list order; ``key(row)`` is its
-        ``(inserted_at, id)``."""
+        ``(inserted_at, id)``. The paging faults: a repeated page answers the page before
+        the cursor again (with the same cursor); endless pages end with a cursor that
+        starts the listing over."""
         limit = page_limit(request.args.get("limit"))
-        after = decode_cursor(request.args.get("cursor"))
+        given = request.args.get("cursor")
+        after = decode_cursor(given)
+        if after is not None and after[0] == AGAIN:
+            after = None
         if after is not None:
-            rows = [r for r in rows if (key(r) < after if newest_first else key(r) > after)]
+            beyond = [r for r in rows if (key(r) < after if newest_first else key(r) > after)]
+            if self.page_repeats():
+                before = [r for r in rows if r not in beyond]
+                return {"data": before[-limit:], "next_cursor": given}
+            rows = beyond
         chunk = rows[:limit]
         more = len(rows) > limit
-        return {"data": chunk, "next_cursor": encode_cursor(key(chunk[-1])) if more and chunk else None}
+        following = encode_cursor(key(chunk[-1])) if more and chunk else None
+        if following is None and chunk and self.pages_endless():
+            following = encode_cursor((AGAIN, self._request_count))
+        return {"data": chunk, "next_cursor": following}
+
+    def listed(self, request: Request, rows: list, key, newest_first: bool, serialise) -> Response:
+        """A paged listing, as the listing faults would spoil it."""
+        body = self.page(request, rows, key, newest_first)
+        return self.json(self.listing({**body, "data": [serialise(r) for r in body["data"]]}, "data"))
 
     # Lookups ---------------------------------------------------------------------------
     def find_pipeline(self, request: Request, org: str, pipeline: str) -> Pipeline | Response:
@@ -300,11 +361,13 @@ class HarmontSimulator(LogStreamMixin, Simulator):
         return found
 
     def find_build(self, request: Request, org: str, pipeline: str, number: str) -> Build | Response:
+        """The build of a build-scoped endpoint (its detail, jobs, job, artifacts, log
+        token, cancel): these answer ``build_not_found`` in a 404 burst."""
         found = self.find_pipeline(request, org, pipeline)
         if isinstance(found, Response):
             return found
         build = found.builds.get(int(number)) if number.isdigit() else None
-        if build is None:
+        if build is None or self.detail_missing():
             return self.error(request, 404, "not_found", "build_not_found")
         return build
 
@@ -387,19 +450,19 @@ class HarmontSimulator(LogStreamMixin, Simulator):
 
     def list_organizations(self, request: Request) -> Response:
         orgs = sorted(self.orgs.values(), key=lambda o: (o.created, o.slug))
-        body = self.page(request, orgs, lambda o: (o.created, o.slug), newest_first=False)
-        return self.json({**body, "data": [self.org_json(o) for o in body["data"]]})
+        return self.listed(request, orgs, lambda o: (o.created, o.slug), False, self.org_json)
 
     def list_pipelines(self, request: Request, org: str) -> Response:
         found = self.orgs.get(org)
         if found is None:
             return self.error(request, 404, "not_found", "organization_not_found")
         rows = sorted(found.pipelines.values(), key=lambda p: (p.created, p.slug))
-        body = self.page(request, rows, lambda p: (p.created, p.slug), newest_first=False)
-        return self.json({**body, "data": [self.pipeline_json(p) for p in body["data"]]})
+        return self.listed(request, rows, lambda p: (p.created, p.slug), False, self.pipeline_json)
 
     def get_pipeline(self, request: Request, org: str, pipeline: str) -> Response:
         found = self.find_pipeline(request, org, pipeline)
+        if not isinstance(found, Response) and self.detail_missing():
+            return self.error(request, 404, "not_found", "pipeline_not_found")
         return found if isinstance(found, Response) else self.json(self.pipeline_json(found))
 
     def list_builds(self, request: Request, org: str, pipeline: str) -> Response:
@@ -407,8 +470,7 @@ class HarmontSimulator(LogStreamMixin, Simulator):
         if isinstance(found, Response):
             return found
         rows = sorted(found.builds.values(), key=lambda b: (b.created, b.number), reverse=True)
-        body = self.page(request, rows, lambda b: (b.created, b.number), newest_first=True)
-        return self.json({**body, "data": [self.build_json(b) for b in body["data"]]})
+        return self.listed(request, rows, lambda b: (b.created, b.number), True, self.build_json)
 
     def create_build_endpoint(self, request: Request, org: str, pipeline: str) -> Response:
         found = self.find_pipeline(request, org, pipeline)
@@ -455,7 +517,7 @@ class HarmontSimulator(LogStreamMixin, Simulator):
         build = self.find_build(request, org, pipeline, number)
         if isinstance(build, Response):
             return build
-        return self.json({"data": [self.job_json(build, job) for job in build.jobs]})
+        return self.json(self.listing({"data": [self.job_json(build, job) for job in build.jobs]}, "data"))
 
     def get_job(self, request: Request, org: str, pipeline: str, number: str, job_id: str) -> Response:
         job = self.find_job(request, org, pipeline, number, job_id)
@@ -471,7 +533,7 @@ class HarmontSimulator(LogStreamMixin, Simulator):
             return job
         build = self.jobs[job.id][0]
         if build.job_state(job, self.now()) not in ("passed", "failed"):
-            return self.json({"data": []})
+            return self.json(self.listing({"data": []}, "data"))
         files = [("junit.xml", "reports/junit.xml", "application/xml")]
         if job.step_key in ("package", "image"):
             files.append(("app.tar.gz", "dist/app.tar.gz", "application/gzip"))
@@ -487,7 +549,7 @@ class HarmontSimulator(LogStreamMixin, Simulator):
             }
             for name, path, content_type in files
         ]
-        return self.json({"data": data})
+        return self.json(self.listing({"data": data}, "data"))
 
 
 def invalid_build_body(body: object) -> str:

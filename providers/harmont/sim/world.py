@@ -1,10 +1,11 @@
-"""The simulated Harmont account: organizations, pipelines, builds and their job DAGs,
-whose states follow from the clock.
+"""The simulated Harmont account (fake, for tests and the demo): organizations,
+pipelines, builds and their job DAGs, whose states follow from the clock.
 
 Every build is planned once when it is created (which jobs run, how long, how they end),
 so its state at any moment is a pure function of the time and of a cancel request. Job
 states roll up into the build state the way Harmont's UI shows them: ``failing`` while a
-hard-failed job's siblings still run, ``canceling`` while canceled jobs wind down."""
+hard-failed job's siblings still run, ``canceling`` while canceled jobs wind down
+(docs/providers/harmont.md, "States")."""
 
 from __future__ import annotations
 

@@ -1,18 +1,18 @@
-"""Harmont's buttons (new build, rebuild, cancel) and the job panel's artifacts, pressed
-against the simulator."""
+"""Harmont's buttons (new build, rebuild, cancel), pressed against the simulator
+(docs/providers/harmont.md, "Actions")."""
 
 from __future__ import annotations
 
 import pytest
 from django.template.loader import render_to_string
 
-from dashboard.models import Build, Job, Pipeline
+from dashboard.models import Build, Pipeline
 from dashboard.states import State
 from dashboard.sync import apply_batch, sync_connection
 from providers.base.errors import PermissionDenied, Rejected
 from providers.base.sim import Scale
 from providers.harmont.actions import TriggerForm
-from providers.harmont.adapter import HarmontAdapter, artifact
+from providers.harmont.adapter import HarmontAdapter
 from providers.harmont.sim import HarmontSimulator
 from tests.conftest import TOKEN, make_connection
 
@@ -62,7 +62,7 @@ def test_new_build_starts_one_with_its_environment(adapter, harmont, sim, operat
     assert (made.branch, made.commit, made.message, made.source) == ("feature/x", "a" * 40, "Try it", "api")
     assert made.env == {"A": "1", "B": "x=y"}
     assert result.message == "Started build #4 of feature/x."
-    assert result.redirect == "/harmont/hm/build/acme:ci:4"
+    assert result.show_build == "acme:ci:4"
     apply_batch(harmont, result.refresh)
     stored = Build.objects.get(external_id="acme:ci:4")
     assert stored.state == State.QUEUED and stored.jobs.count() == len(made.jobs)
@@ -125,7 +125,8 @@ def test_a_rejected_plan_is_a_422_and_the_failed_build_appears_at_the_next_sync(
     assert rejected.state == State.FAILED and rejected.raw["build"]["error_code"] == "build_plan_rejected"
     assert not rejected.jobs.exists()
     html = render_to_string(
-        "providers/harmont/build_panel.html", {"build": rejected, "panel": adapter.panel_data(rejected)}
+        "providers/harmont/build_panel.html",
+        {"build": rejected, **adapter.panel_context(rejected, None, "build_panel")},
     )
     assert "could not be planned" in html and "build_plan_rejected" in html
 
@@ -172,58 +173,3 @@ def test_rebuild_starts_a_new_build_of_the_same_branch_and_commit(adapter, sim):
 def test_a_rebuild_on_a_pipeline_without_manual_builds_is_shown_unavailable(adapter):
     build = Build.objects.get(external_id="acme:release:1")
     assert "Manual builds are disabled" in adapter.action("rebuild").unavailable(build)
-
-
-def test_a_jobs_artifacts_are_listed_in_its_panel(adapter, sim):
-    job = Job.objects.filter(build__external_id="acme:ci:3", state__in=[State.PASSED, State.FAILED]).last()
-    panel = adapter.panel_data(job)
-
-    assert panel["artifacts_available"] and panel["artifacts_error"] == ""
-    names = [a["name"] for a in panel["artifacts"]]
-    assert "junit.xml" in names
-    html = render_to_string("providers/harmont/job_panel.html", {"job": job, "panel": panel})
-    assert "<h3>Artifacts</h3>" in html and "junit.xml" in html and "https://artifacts.harmont.dev/" in html
-
-
-def test_the_artifacts_section_hides_when_harmont_answers_404(adapter, sim):
-    sim.artifacts_enabled = False  # the real Harmont: no such route
-    job = Job.objects.filter(build__external_id="acme:ci:3").first()
-
-    panel = adapter.panel_data(job)
-
-    assert panel["artifacts_available"] is False and panel["artifacts_error"] == ""
-    html = render_to_string("providers/harmont/job_panel.html", {"job": job, "panel": panel})
-    assert "Artifacts" not in html and "error" not in html
-
-
-def test_an_artifacts_failure_other_than_404_is_said_in_words(adapter, sim):
-    sim.list_artifacts = lambda request, **kw: sim.json({"data": 5})
-    job = Job.objects.filter(build__external_id="acme:ci:3").first()
-    panel = adapter.panel_data(job)
-    assert not panel["artifacts_available"]
-    assert panel["artifacts_error"].startswith("Could not list artifacts:")
-
-
-def test_only_web_links_become_artifact_links():
-    assert artifact({"name": "x", "url": "javascript:alert(1)"})["url"] == ""
-    assert artifact({"path": "dist/a", "size": "12"}) == {
-        "name": "dist/a",
-        "path": "dist/a",
-        "size": 12,
-        "content_type": "",
-        "url": "",
-    }
-
-
-def test_the_job_panel_says_a_failure_was_allowed(adapter, harmont, sim, clock):
-    pipeline = sim.orgs["acme"].pipelines["ci"]
-    outcomes = {"setup": "passed", "lint": "failed", "unit": "passed", "package": "passed"}
-    planned = sim.create_build(
-        pipeline, branch="main", commit="c" * 40, message="", source="api", created=clock.now(), outcomes=outcomes
-    )
-    clock.advance(120)
-    sync_connection(harmont.pk)
-    lint = Job.objects.get(external_id=next(j.id for j in planned.jobs if j.step_key == "lint"))
-    html = render_to_string("providers/harmont/job_panel.html", {"job": lint, "panel": adapter.panel_data(lint)})
-    assert "Soft-failed" in html and "soft-fail policy let the build continue" in html
-    assert "exit_codes: [1]" in html

@@ -1,5 +1,6 @@
-"""Harmont job logs over the real SSE stream: replay, live reading without blocking,
-resuming with Last-Event-ID, log tokens that expire, and stderr kept apart."""
+"""Harmont job logs over the real SSE stream (docs/providers/harmont.md, "Logs"): replay,
+live reading without blocking, resuming with Last-Event-ID, log tokens that expire,
+stderr kept apart, and page views that never outlast their deadline."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from dashboard.states import State
 from dashboard.sync import sync_connection
 from providers.base.errors import AuthError, PermissionDenied
 from providers.base.sim import Scale
-from providers.harmont.adapter import HarmontAdapter
+from providers.harmont.adapter import PAGE_LOG_IDLE_SECONDS, HarmontAdapter
 from providers.harmont.client import HarmontClient, LogTokenRefused
 from providers.harmont.logstream import paint, render
 from providers.harmont.sim import HarmontSimulator, world
@@ -283,3 +284,38 @@ def test_painting_wraps_each_stderr_line_and_reapplies_red_after_resets():
     assert paint("--- note\n", 2) == "\x1b[2m--- note\x1b[0m\n"
     assert paint("odd kind\n", 7) == "odd kind\n"
     assert render([{"seq": 0, "stream_kind": 1, "content": None}, {"content": "x"}]) == "x"
+
+
+def test_a_page_view_reads_a_running_jobs_log_within_its_own_short_bounds(harmont, sim, clock, settings):
+    sim.heartbeat = 600  # nothing but the replay will come
+    settings.PAGE_PROVIDER_SECONDS = 2
+    harmont.options = {"log_idle_seconds": 30, "log_max_seconds": 30}  # the sync's bounds: long
+    harmont.save()
+    build, jobs = long_build(sim, clock)
+    clock.advance(jobs["integration"].start - clock.now() + 15)
+    sync_connection(harmont.pk)
+    job = Job.objects.get(external_id=jobs["integration"].id)
+
+    began = time.monotonic()
+    log = logstore.refresh_log(job, interactive=True)
+
+    # Not a speed target: the sync's bounds would hold this read for 30 s.
+    assert time.monotonic() - began < 15, "a page view waited on the log stream"
+    assert not log.complete
+    assert stored_text(job) == expected(build, jobs["integration"], clock.now())
+
+
+def test_log_stream_bounds_never_outlast_the_clients_deadline(harmont):
+    harmont.options = {"log_idle_seconds": 5, "log_max_seconds": 20}
+    sync = HarmontAdapter(harmont)
+    page = HarmontAdapter(harmont, interactive=True)
+    try:
+        assert sync.stream_bounds() == (5, 20)
+        idle, budget = page.stream_bounds()
+        remaining = page.client.remaining()
+        assert idle <= PAGE_LOG_IDLE_SECONDS and budget <= remaining
+        page.client.deadline = time.monotonic() + 0.5
+        assert max(page.stream_bounds()) <= 0.5
+    finally:
+        sync.close()
+        page.close()

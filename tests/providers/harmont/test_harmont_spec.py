@@ -1,6 +1,6 @@
 """The Harmont simulator answers what Harmont's published OpenAPI file says: every
-response our client reads is checked against ``harmont-openapi.public.json`` (a copy of
-the file docs.harmont.dev serves, kept next to the provider)."""
+response our client reads is checked against docs/providers/harmont-openapi.public.json
+(the file docs.harmont.dev serves; docs/providers/harmont.md, "Sources")."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from providers.harmont.sim import HarmontSimulator
 from tests.conftest import TOKEN
 
 SPEC_FILE = Path(__file__).resolve().parents[3] / "docs" / "providers" / "harmont-openapi.public.json"
+CATALOG_FILE = SPEC_FILE.with_name("harmont-error-catalog.json")
 HOST = "https://api.harmont.dev"
 
 
@@ -166,3 +167,21 @@ def test_pages_clamp_their_limit_and_ignore_a_cursor_they_cannot_read(sim):
     assert broken == first
     jobs = httpx.get(f"{url}/1/jobs", params={"limit": 1}, headers=headers).json()
     assert set(jobs) == {"data"} and len(jobs["data"]) > 1  # the jobs list is not paginated
+
+
+def test_catalog_errors_are_answered_as_harmonts_error_catalog_says(sim):
+    catalog = {entry["code"]: entry for entry in json.loads(CATALOG_FILE.read_text())}
+    with httpx.Client(base_url=sim.url, headers={"Authorization": f"Bearer {TOKEN}"}) as http:
+        manual = http.post("/api/v0/organizations/acme/pipelines/release/builds", json={"branch": "m", "commit": "c"})
+        billing = http.post(
+            "/api/v0/organizations/acme/pipelines/ci/builds", json={"branch": "sim/no-balance", "commit": "c"}
+        )
+    for answer in (manual, billing):
+        error = answer.json()["error"]
+        entry = catalog[error["code"]]
+        assert (answer.status_code, error["type"], error["message"], error["doc_url"]) == (
+            entry["http_status"],
+            entry["type"],
+            entry["message"],
+            entry["doc_url"],
+        )
