@@ -201,3 +201,23 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
 }
+
+# --- Pages: overview home, Content-Security-Policy, quiet expected 403s -------------------
+LOGIN_REDIRECT_URL = "home"
+# No inline script, style or event handler anywhere: static/app.js and static/app.css do
+# it all, and htmx is configured (meta htmx-config in base.html) not to eval or inject styles.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    }
+}
+MIDDLEWARE.append("csp.middleware.CSPMiddleware")
+LOGGING["filters"] = {"expected_403": {"()": "dashboard.logfilters.ExpectedPermissionDenied"}}
+LOGGING["loggers"]["django.request"] = {"filters": ["expected_403"]}
