@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from django.core.cache import cache
 
 from dashboard import logsections
+from dashboard.ansi import to_html
 from dashboard.models import Log, LogChunk
 
 # The start of an unfinished last line kept for finding a marker on it; markers are short.
@@ -36,22 +37,27 @@ class Section:
     depth: int = 0
     name: str = ""  # GitLab markers close by name
     at: int | None = None
+    text: str = ""  # what the start line shows besides its marker (so a folded log needs no lines)
 
     @property
     def failed(self) -> bool:
         return self.exit_code not in (None, 0)
 
     def as_dict(self, last_line: int) -> dict:
-        return {
-            "start": self.start,
-            "end": self.end if self.end is not None else last_line,
+        """For the viewer; keys at their default are left out (big logs have thousands)."""
+        data = {"start": self.start, "end": self.end if self.end is not None else last_line, "title": self.title}
+        optional = {
             "open": self.end is None,
-            "title": self.title,
             "exit": self.exit_code,
             "seconds": self.seconds,
             "depth": self.depth,
             "failed": self.failed,
+            "html": to_html(logsections.strip(self.text)) if self.text else "",
         }
+        data.update({key: value for key, value in optional.items() if value not in (None, False, 0, "")})
+        if self.exit_code == 0:
+            data["exit"] = 0
+        return data
 
 
 @dataclass
@@ -113,16 +119,18 @@ class LogIndex:
             line += buffer.count(b"\n", counted_to, begin)
             counted_to = begin
             done_upto = end
-            marker = logsections.parse(buffer[begin:end].decode("utf-8", "replace"))
+            text = buffer[begin:end].decode("utf-8", "replace")
+            marker = logsections.parse(text)
             if marker is not None:
-                self._apply(marker, line)
+                self._apply(marker, line, text)
 
-    def _apply(self, marker: logsections.Marker, line: int) -> None:
+    def _apply(self, marker: logsections.Marker, line: int, text: str) -> None:
         if marker.kind == logsections.START:
             if len(self.sections) >= MAX_SECTIONS:
                 return
+            shown = logsections.strip(text).replace("\r", "").strip()[:MAX_LINE_CHARS]
             self.sections.append(
-                Section(line, marker.title, depth=len(self.open), name=marker.name, at=marker.at)
+                Section(line, marker.title, depth=len(self.open), name=marker.name, at=marker.at, text=shown)
             )
             self.open.append(len(self.sections) - 1)
             return
@@ -152,7 +160,7 @@ def _positions(buffer: bytes, needle: bytes) -> Iterator[int]:
 
 
 def _key(log: Log) -> str:
-    return f"logindex:v1:{log.job_id}:{log.pk}"
+    return f"logindex:v2:{log.job_id}:{log.pk}"
 
 
 def index_for(log: Log) -> LogIndex:

@@ -20,7 +20,7 @@ from dashboard.models.connections import Health
 from dashboard.states import ACTIVE, State
 
 SCAN = 3000
-RUNNING_SHOWN = 25
+RUNNING_SHOWN = 12
 STATE_CACHE_SECONDS = 5
 UNHEALTHY = frozenset({Health.DEGRADED, Health.AUTH_FAILED, Health.UNREACHABLE})
 RESULTS = frozenset({State.PASSED, State.FAILED})
@@ -59,6 +59,7 @@ class Lane:
     result: Build | None = None
     red_since: Build | None = None
     streak_known: bool = False  # a pass before the streak was seen (else "at least since")
+    failures: int = 0  # failed builds in the red streak
     builds_seen: int = 0
     _done: bool = field(default=False, repr=False)
 
@@ -70,6 +71,7 @@ class Lane:
             self.result = build
         if self.result.state == State.FAILED and build.state == State.FAILED:
             self.red_since = build
+            self.failures += 1
         else:
             self._done = True
             self.streak_known = True

@@ -191,7 +191,7 @@
       if (this.follow) {
         this.follow.addEventListener("change", () => { if (this.follow.checked) this.toBottom(); });
       }
-      this.layout();
+      this.layout(false);
       if (!this.fromHash(false)) this.toBottom();
     }
 
@@ -292,11 +292,11 @@
 
     // Geometry: a spacer as tall as all rows (scaled down past MAX_HEIGHT), and a block
     // of rendered rows placed where the viewport is.
-    layout() {
+    layout(render) {
       this.fullHeight = this.rows * ROW;
       this.height = Math.min(this.fullHeight, MAX_HEIGHT);
       this.spacer.style.height = this.height + "px";
-      this.render(true);
+      if (render !== false) this.render(true);
     }
 
     virtualTop() {
@@ -324,6 +324,7 @@
 
     toBottom() {
       this.setVirtualTop(this.fullHeight);
+      this.render(true);
     }
 
     onScroll() {
@@ -361,10 +362,12 @@
       const currentMatch = this.matches[this.matchIndex];
       for (let row = from; row < to; row++) {
         const line = this.lineOf(row);
-        const html = this.cache.get(line);
+        const section = this.starts.get(line);
+        // A section's first line comes with the sections, so a folded log loads no lines.
+        let html = this.cache.get(line);
+        if (html === undefined && section) html = section.html || "";
         if (html === undefined) missing.push(line);
         const classes = ["line"];
-        const section = this.starts.get(line);
         const ending = this.ends.get(line);
         let lead = "";
         if (section) {
@@ -372,7 +375,7 @@
           classes.push("section-head", section.failed ? "section-failed" : section.open ? "section-open" : "section-passed");
           const facts = [];
           if (section.exit !== null && section.exit !== undefined) facts.push("exit " + section.exit);
-          if (section.seconds !== null && section.seconds !== undefined) facts.push(span(section.seconds));
+          if (section.seconds !== null && section.seconds !== undefined) facts.push(section.seconds < 60 ? section.seconds.toFixed(section.seconds < 10 ? 1 : 0) + "s" : span(section.seconds));
           if (section.open) facts.push("running or cut off");
           lead =
             '<button type="button" class="fold" data-fold="' + line + '" aria-expanded="' + !folded + '">' +

@@ -20,12 +20,13 @@ def home(request: HttpRequest) -> HttpResponse:
     """Health per connection, what runs, what is red, counts. Refreshes itself while
     something runs; when nothing does, the refresh answers 286 and polling stops."""
     lane_list = overview.lanes()
-    running = overview.running_now()
+    running = overview.running_now(overview.RUNNING_SHOWN + 1)
     context = {
         "connections": Connection.objects.only(
             "name", "slug", "kind", "health", "last_synced_at", "last_error", "enabled"
         ),
-        "running": running,
+        "running": running[: overview.RUNNING_SHOWN],
+        "more_running": len(running) > overview.RUNNING_SHOWN,
         "red": [lane for lane in lane_list if lane.red][:RED_SHOWN],
         "lanes": lane_list[:LANES_SHOWN],
         "more_lanes": max(len(lane_list) - LANES_SHOWN, 0),
