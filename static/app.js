@@ -82,6 +82,27 @@
     document.body.classList.toggle("nav-open", open);
   });
 
+  // Boxes that scroll sideways on a narrow screen (wide tables, the job graph) take the
+  // keyboard focus, so they can be scrolled without a pointer.
+  function markScrollables(root) {
+    for (const box of $$(".table-scroll, main table, main pre, .dag", root)) {
+      const style = getComputedStyle(box);
+      const scrolls = /(auto|scroll)/.test(style.overflowX) && box.scrollWidth > box.clientWidth + 1;
+      if (scrolls && !box.hasAttribute("tabindex")) {
+        box.setAttribute("tabindex", "0");
+        box.dataset.scrollFocus = "1";
+      } else if (!scrolls && box.dataset.scrollFocus) {
+        box.removeAttribute("tabindex");
+        delete box.dataset.scrollFocus;
+      }
+    }
+  }
+  let resizeTimer = null;
+  window.addEventListener("resize", () => {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(() => markScrollables(document), 200);
+  });
+
   // ---- Keyboard ------------------------------------------------------------------------
   // "/" focuses the page's search; "j" and "k" move through the rows of a list and
   // Enter opens the selected one.
@@ -598,10 +619,14 @@
       viewer.ingest(tail);
     }
   });
-  document.addEventListener("htmx:load", (event) => renderTimes(event.detail.elt));
+  document.addEventListener("htmx:load", (event) => {
+    renderTimes(event.detail.elt);
+    markScrollables(document);
+  });
 
   document.addEventListener("DOMContentLoaded", () => {
     renderTimes(document);
+    markScrollables(document);
     const log = $("#log.log-view");
     if (log) {
       viewer = new LogViewer(log);
