@@ -213,7 +213,11 @@
         this.follow.addEventListener("change", () => { if (this.follow.checked) this.toBottom(); });
       }
       this.layout(false);
-      if (!this.fromHash(false)) this.toBottom();
+      if (!this.fromHash(false)) {
+        this.toBottom();
+        // A running job's page is for watching its log: bring the end of it into view.
+        if (this.live && this.follow && this.follow.checked) root.scrollIntoView({ block: "nearest" });
+      }
     }
 
     // Sections and folding ---------------------------------------------------------------
@@ -384,26 +388,28 @@
       for (let row = from; row < to; row++) {
         const line = this.lineOf(row);
         const section = this.starts.get(line);
-        // A section's first line comes with the sections, so a folded log loads no lines.
+        const ending = this.ends.get(line);
+        // A section's first and last lines come with the sections: a folded log loads no lines.
         let html = this.cache.get(line);
         if (html === undefined && section) html = section.html || "";
+        if (html === undefined && ending) html = "";
         if (html === undefined) missing.push(line);
         const classes = ["line"];
-        const ending = this.ends.get(line);
         let lead = "";
         if (section) {
           const folded = this.collapsed(section);
           classes.push("section-head", section.failed ? "section-failed" : section.open ? "section-open" : "section-passed");
-          const facts = [];
-          if (section.exit !== null && section.exit !== undefined) facts.push("exit " + section.exit);
-          if (section.seconds !== null && section.seconds !== undefined) facts.push(section.seconds < 60 ? section.seconds.toFixed(section.seconds < 10 ? 1 : 0) + "s" : span(section.seconds));
+          const facts = sectionFacts(section);
           if (section.open) facts.push("running or cut off");
           lead =
             '<button type="button" class="fold" data-fold="' + line + '" aria-expanded="' + !folded + '">' +
             '<span aria-hidden="true">' + (folded ? "▸" : "▾") + "</span> " + escapeHtml(section.title) +
             "</button>" + (facts.length ? ' <span class="section-facts">' + facts.join(" · ") + "</span>" : "");
         }
-        if (ending) classes.push("section-end");
+        if (ending) {
+          classes.push("section-end");
+          if (!html) lead = '<span class="section-facts">end of ' + escapeHtml(ending.title) + (sectionFacts(ending).length ? ": " + sectionFacts(ending).join(" · ") : "") + "</span>";
+        }
         const depth = this.depthOf(line);
         if (depth) classes.push("depth-" + Math.min(depth, 4));
         if (this.highlight && line >= this.highlight[0] && line <= this.highlight[1]) classes.push("hl");
@@ -576,6 +582,14 @@
         }
       }
     }
+  }
+
+  function sectionFacts(section) {
+    const facts = [];
+    if (section.exit !== null && section.exit !== undefined) facts.push("exit " + section.exit);
+    const took = section.seconds;
+    if (took !== null && took !== undefined) facts.push(took < 60 ? took.toFixed(took < 10 ? 1 : 0) + "s" : span(took));
+    return facts;
   }
 
   function escapeHtml(text) {

@@ -75,7 +75,8 @@ def test_the_index_finds_sections_their_exit_codes_and_durations(job):
     sections = logindex.index_for(log).section_dicts()
     assert len(sections) == 30
     first, failed = sections[0], sections[6]
-    assert (first["start"], first["end"], first["title"], first["exit"], first["seconds"]) == (1, 52, "make step-1", 0, 1.25)
+    assert (first["start"], first["end"], first["title"]) == (1, 52, "make step-1")
+    assert (first["exit"], first["seconds"]) == (0, 1.25)
     assert failed["failed"] and failed["exit"] == 1 and "failed" not in first
     assert logindex.read_lines(log, logindex.index_for(log), failed["start"] + 1, 1) == [
         "\x1b[32mok\x1b[0m step 7 line 0 <b>&"

@@ -89,8 +89,12 @@ def test_an_empty_dashboard_says_what_to_do(client, db, admin_user, viewer):
 
 
 def tiles(page: str) -> dict[str, str]:
-    found = re.findall(r'<li class="tile tile-(\w+)[^"]*" data-lane-state="\w+">\s*<a[^>]*>\s*'
-                       r'<span class="tile-name">([^<]+)</span>\s*<span class="tile-branch">([^<]+)</span>', page)
+    found = re.findall(
+        r'<li class="tile tile-(\w+)[^"]*" data-lane-state="\w+">\s*<a[^>]*>\s*'
+        r'(?:<span class="tile-project">[^<]*</span>\s*)?'
+        r'<span class="tile-name">([^<]+)</span>\s*<span class="tile-branch">([^<]+)</span>',
+        page,
+    )
     return {f"{name}/{branch}": colour for colour, name, branch in found}
 
 

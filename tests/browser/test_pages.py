@@ -86,7 +86,10 @@ def page_list() -> list[tuple[str, str]]:
             pages += [
                 ("semaphore-project", reverse("project", args=[*args, build.project.external_id])),
                 ("semaphore-pipeline", reverse("pipeline", args=[*args, build.pipeline.external_id])),
-                ("semaphore-stop-confirmation", reverse("action", args=[*args, "stop_pipeline", "build", build.external_id])),
+                (
+                    "semaphore-stop-confirmation",
+                    reverse("action", args=[*args, "stop_pipeline", "build", build.external_id]),
+                ),
             ]
         pages += [
             (f"{connection.kind}-connection", reverse("connection", args=args)),
@@ -95,7 +98,7 @@ def page_list() -> list[tuple[str, str]]:
         ]
         if connection.kind == "jobsplatform" and build.pipeline is not None:
             pages.append(("jobsplatform-job-definition", reverse("pipeline", args=[*args, build.pipeline.external_id])))
-    return pages + [("not-found", "/semaphore/semaphore-team/build/no-such-build")]
+    return [*pages, ("not-found", "/semaphore/semaphore-team/build/no-such-build")]
 
 
 @pytest.mark.parametrize("width", [DESKTOP, PHONE])
