@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from dashboard import logindex, logsections, logstore
-from dashboard.models import Build, Connection, Job
+from dashboard.models import Build, Connection, Job, Log
 
 
 @pytest.fixture
@@ -171,3 +171,35 @@ def test_the_sections_reach_the_page_and_the_tail(viewer_client, job):
     tail = viewer_client.get(url("job-log-tail", job), {"line": 9}, HTTP_HX_REQUEST="true").content.decode()
     assert 'data-n="9"' in tail and 'data-n="8"' not in tail
     assert "make step-2" in tail  # the sections, for the viewer to fold what arrived
+
+
+@pytest.mark.parametrize("kind", ["semaphore", "harmont", "prunner", "jobsplatform"])
+def test_a_job_page_never_asks_the_provider_before_it_answers(viewer_client, db, kind):
+    """The page renders from what is stored; the tail request asks the provider after."""
+    from dashboard.sync import sync_connection
+    from providers.base.sim import Clock, Scale
+    from providers.registry import simulator_class
+
+    clock = Clock(manual=True)
+    sim = simulator_class(kind)(
+        f"{kind}-token-0123456789abcdef", seed=2, scale=Scale(projects=1, builds=3, jobs=2, arrival_every=20),
+        clock=clock,
+    ).serve()
+    try:
+        connection = Connection.objects.create(
+            kind=kind, name=kind, slug=kind, base_url=sim.url, token=sim.token, options=sim.connection_options()
+        )
+        sync_connection(connection.pk)
+        clock.advance(25)
+        sync_connection(connection.pk)
+        job = Job.objects.filter(connection=connection).order_by("-state").first()
+        jobs = [job, *Job.objects.filter(connection=connection, state__in=["running", "queued"])[:1]]
+        for shown in jobs:
+            Log.objects.filter(job=shown).delete()  # nothing stored: the provider would have to be asked
+            sim.requests.clear()
+            page = viewer_client.get(url("job", shown))
+            assert page.status_code == 200
+            assert sim.requests == [], [r.path for r in sim.requests]
+            assert b"job-log/" in page.content  # the tail will ask, after the page is shown
+    finally:
+        sim.stop()
