@@ -223,6 +223,8 @@
     // Sections and folding ---------------------------------------------------------------
     setSections(list) {
       this.sections = list;
+      const folds = $("[data-log-folds]");
+      if (folds) folds.hidden = !list.length;
       this.starts = new Map(list.map((s) => [s.start, s]));
       this.ends = new Map(list.filter((s) => !s.open).map((s) => [s.end, s]));
       this.depth = [];
