@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import bisect
 import copy
+import threading
 import zlib
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -25,6 +27,11 @@ PENDING_KEEP = 4096
 MAX_LINE_CHARS = 4000
 MAX_SECTIONS = 5000
 CACHE_SECONDS = 24 * 3600
+# Indexes this process used last, so paging through a log does not unpickle its index
+# from the shared cache on every request.
+MEMO_SIZE = 8
+_memo: OrderedDict[tuple[str, int], LogIndex] = OrderedDict()
+_memo_lock = threading.Lock()
 
 
 @dataclass
@@ -168,12 +175,17 @@ def index_for(log: Log) -> LogIndex:
     if not log.pk or not log.size:
         return LogIndex()
     key = _key(log)
+    with _memo_lock:
+        known = _memo.get((key, log.size))
+        if known is not None:
+            _memo.move_to_end((key, log.size))
+            return known
     cached = cache.get(key)
-    base: LogIndex = cached[0] if cached else LogIndex()
+    base: LogIndex | None = cached[0] if cached else LogIndex()
     full: LogIndex | None = cached[1] if cached else None
     if full is not None and full.size == log.size:
-        return full
-    if base.size > log.size:  # a log stored again from scratch
+        return _remember(key, full)
+    if base is None or base.size > log.size:  # complete before, or stored again from scratch
         base = LogIndex()
     rows = LogChunk.objects.filter(log=log, start__gte=base.size).order_by("start").values_list("start", "data")
     previous: tuple[int, bytes] | None = None
@@ -184,8 +196,18 @@ def index_for(log: Log) -> LogIndex:
     full = copy.deepcopy(base)
     if previous is not None:
         full.feed(*previous)
-    cache.set(key, (base, full), CACHE_SECONDS)
-    return full
+    # A complete log never grows: its index alone is kept.
+    cache.set(key, (None if log.complete else base, full), CACHE_SECONDS)
+    return _remember(key, full)
+
+
+def _remember(key: str, index: LogIndex) -> LogIndex:
+    with _memo_lock:
+        _memo[(key, index.size)] = index
+        _memo.move_to_end((key, index.size))
+        while len(_memo) > MEMO_SIZE:
+            _memo.popitem(last=False)
+    return index
 
 
 def read_lines(log: Log, index: LogIndex, first: int, count: int) -> list[str]:
@@ -217,3 +239,9 @@ def _cut(line: str) -> str:
     if len(line) <= MAX_LINE_CHARS:
         return line
     return line[:MAX_LINE_CHARS] + f" … ({len(line) - MAX_LINE_CHARS} more characters in the raw log)"
+
+
+def forget() -> None:
+    """Drop this process's remembered indexes (tests that reuse row ids call it)."""
+    with _memo_lock:
+        _memo.clear()

@@ -156,3 +156,25 @@ def test_the_branch_filter_matches_a_prefix_and_projects_are_suggested(viewer_cl
     page = viewer_client.get(reverse("builds"), {"branch": "DE"}).content.decode()
     assert re.findall(r'data-external-id="(\w+)"', page) == ["b5"]
     assert 'list="project-names"' in page and '<datalist id="project-names"><option value="shop">' in page
+
+
+def test_old_links_to_the_filtered_builds_list_still_work(viewer_client, world):
+    response = viewer_client.get(reverse("home"), {"state": "failed", "branch": "main"})
+    assert response.status_code == 302
+    assert response["Location"] == reverse("builds") + "?state=failed&branch=main"
+
+
+def test_a_soft_failed_job_is_amber_in_the_timeline_too(viewer_client, world):
+    from dashboard.models import Job
+
+    build = Build.objects.get(external_id="b4")
+    for n, allowed in enumerate([False, True]):
+        Job.objects.create(
+            connection=build.connection, build=build, external_id=f"j{n}", name=f"job {n}", state="failed",
+            started_at=build.started_at, finished_at=build.finished_at, allowed_failure=allowed,
+        )
+    page = viewer_client.get(reverse("build", args=["semaphore", "acme", "b4"])).content.decode()
+    bars = re.findall(r'<rect class="tl-bar ([^"]+)"', page)
+    assert bars == ["state-failed", "state-failed soft-failed"]
+    nodes = re.findall(r'class="node (state-failed[^"]*)"', page)
+    assert nodes == ["state-failed", "state-failed soft-failed"]  # the graph agrees

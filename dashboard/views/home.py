@@ -2,7 +2,8 @@
 reads."""
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django_htmx.http import HttpResponseStopPolling
 
@@ -14,11 +15,15 @@ WALL_TILES = 60
 WALL_FILTERS = ("provider", "connection", "project", "pipeline", "branch")
 RED_SHOWN = 25
 LANES_SHOWN = 40
+# The builds list used to live at "/": links made then, with its filters, still work.
+BUILD_LIST_PARAMS = ("provider", "connection", "project", "branch", "state", "q", "after")
 
 
 def home(request: HttpRequest) -> HttpResponse:
     """Health per connection, what runs, what is red, counts. Refreshes itself while
     something runs; when nothing does, the refresh answers 286 and polling stops."""
+    if not request.htmx and any(name in request.GET for name in BUILD_LIST_PARAMS):
+        return redirect(f"{reverse('builds')}?{request.GET.urlencode()}")
     lane_list = overview.lanes()
     running = overview.running_now(overview.RUNNING_SHOWN + 1)
     context = {
