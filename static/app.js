@@ -36,8 +36,9 @@
   const relative = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
   const UNITS = [["year", 31536000], ["month", 2592000], ["week", 604800], ["day", 86400], ["hour", 3600], ["minute", 60]];
 
-  function inWords(date) {
-    const seconds = (date.getTime() - Date.now()) / 1000;
+  function inWords(date, past) {
+    let seconds = (date.getTime() - Date.now()) / 1000;
+    if (past && seconds > 0) seconds = 0; // a clock a little ahead of ours
     const size = Math.abs(seconds);
     if (size < 45) return relative.format(Math.round(seconds), "second");
     for (const [unit, length] of UNITS) {
@@ -59,7 +60,7 @@
       const date = new Date(el.getAttribute("datetime"));
       if (isNaN(date)) continue;
       if (el.hasAttribute("data-relative")) {
-        el.textContent = inWords(date);
+        el.textContent = inWords(date, el.dataset.relative === "past");
         el.title = absoluteSeconds.format(date);
       } else if (el.hasAttribute("data-absolute")) {
         el.textContent = absolute.format(date);

@@ -102,17 +102,20 @@ def _iso(value) -> str:
 
 
 @register.simple_tag
-def when(value, default: str = "") -> str:
+def when(value, default: str = "", future: bool = False) -> str:
     """A moment as relative words ("3 minutes ago") that static/app.js keeps current,
-    with the absolute time in the viewer's time zone on hover."""
+    with the absolute time in the viewer's time zone on hover. Unless ``future``, it is
+    a moment that has happened: a provider's clock a little ahead reads "now", not "in
+    10 seconds"."""
     from django.contrib.humanize.templatetags.humanize import naturaltime
     from django.utils.html import format_html
 
     if not value:
         return default
     return format_html(
-        '<time datetime="{}" data-relative title="{} UTC">{}</time>',
+        '<time datetime="{}" data-relative="{}" title="{} UTC">{}</time>',
         _iso(value),
+        "any" if future else "past",
         value.strftime("%Y-%m-%d %H:%M:%S"),
         naturaltime(value),
     )
