@@ -203,3 +203,9 @@ def test_a_job_page_never_asks_the_provider_before_it_answers(viewer_client, db,
             assert b"job-log/" in page.content  # the tail will ask, after the page is shown
     finally:
         sim.stop()
+
+
+def test_a_progress_bar_line_shows_what_a_terminal_shows_last(viewer_client, job):
+    store(job, "download 10%\rdownload 55%\rdownload 100%\r\nwindows line\r\n")
+    lines = viewer_client.get(url("job-log-lines", job), {"from": 1, "count": 2}).json()["lines"]
+    assert lines == ["download 100%", "windows line"]

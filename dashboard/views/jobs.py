@@ -66,7 +66,10 @@ def _live(job: Job, log_row: Log) -> bool:
 
 
 def line_html(text: str) -> str:
-    return to_html(strip(text).replace("\r", ""))
+    """A stored line as the reader sees it: markers out, and for a line rewritten with
+    carriage returns (progress bars) only what a terminal would show last."""
+    text = strip(text).rstrip("\r")
+    return to_html(text.rsplit("\r", 1)[-1])
 
 
 def _numbered(log_row: Log, index: logindex.LogIndex, first: int, count: int) -> list[tuple[int, str]]:
