@@ -171,6 +171,9 @@ def test_the_sections_reach_the_page_and_the_tail(viewer_client, job):
     tail = viewer_client.get(url("job-log-tail", job), {"line": 9}, HTTP_HX_REQUEST="true").content.decode()
     assert 'data-n="9"' in tail and 'data-n="8"' not in tail
     assert "make step-2" in tail  # the sections, for the viewer to fold what arrived
+    seen = re.search(r"&amp;s=([\d.]+)", tail).group(1)
+    again = viewer_client.get(url("job-log-tail", job), {"line": 10, "s": seen}, HTTP_HX_REQUEST="true")
+    assert b"data-sections" not in again.content  # unchanged: not sent again
 
 
 @pytest.mark.parametrize("kind", ["semaphore", "harmont", "prunner", "jobsplatform"])

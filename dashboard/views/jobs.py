@@ -96,6 +96,12 @@ def search_lines(log_row: Log, needle: str, limit: int = MAX_MATCHES) -> tuple[l
     return matches, False
 
 
+def _sections_seen(index: logindex.LogIndex) -> str:
+    """Changes whenever a section starts or ends, so a tail answer carries the sections
+    only when the viewer's copy is out of date."""
+    return f"{len(index.sections)}.{len(index.open)}"
+
+
 def _viewer_context(job: Job, log_row: Log, index: logindex.LogIndex) -> dict:
     total = index.total_lines
     first = max(total - FIRST_LINES + 1, 1)
@@ -104,6 +110,7 @@ def _viewer_context(job: Job, log_row: Log, index: logindex.LogIndex) -> dict:
         "first_line": first,
         "total_lines": total,
         "sections": index.section_dicts(),
+        "sections_seen": _sections_seen(index),
     }
 
 
@@ -157,7 +164,10 @@ def job_log_tail(request: HttpRequest, kind: str, slug: str, external_id: str) -
             "log_error": log_error,
             "new_lines": _numbered(log_row, index, first, total - first + 1) if total >= first else [],
             "total_lines": total,
-            "sections_json": json.dumps(index.section_dicts()),
+            "sections_json": (
+                "" if request.GET.get("s") == _sections_seen(index) else json.dumps(index.section_dicts())
+            ),
+            "sections_seen": _sections_seen(index),
             "live": _live(job, log_row),
             "fetch": False,
             "oob": True,
