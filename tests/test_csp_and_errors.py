@@ -113,3 +113,14 @@ def test_the_favicon_is_an_svg_anyone_may_fetch(client, db):
     assert response.status_code in (301, 302) and response["Location"].endswith("favicon/unknown.svg")
     for state in ("green", "red", "running", "unknown"):
         assert Path(settings.BASE_DIR, "static", "favicon", f"{state}.svg").read_text().startswith("<svg")
+
+
+def test_a_form_without_a_valid_token_gets_a_styled_page(viewer, synced):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(viewer)
+    response = client.post(reverse("logout"))
+    assert response.status_code == 403
+    html = response.content.decode()
+    assert "The form could not be checked" in html and "<style" not in html

@@ -178,3 +178,22 @@ def test_a_soft_failed_job_is_amber_in_the_timeline_too(viewer_client, world):
     assert bars == ["state-failed", "state-failed soft-failed"]
     nodes = re.findall(r'class="node (state-failed[^"]*)"', page)
     assert nodes == ["state-failed", "state-failed soft-failed"]  # the graph agrees
+
+
+def test_the_overview_and_the_wallboard_cost_the_same_queries_at_any_size(viewer_client, world):
+    from django.db import connection as db
+    from django.test.utils import CaptureQueriesContext
+
+    def queries(url: str) -> int:
+        with CaptureQueriesContext(db) as captured:
+            assert viewer_client.get(url).status_code == 200
+        return len(captured)
+
+    before = {url: queries(url) for url in (reverse("home"), reverse("wall"))}
+    pipeline = Pipeline.objects.get(name="shop-ci")
+    for n in range(30):
+        Build.objects.create(
+            connection=world["acme"], pipeline=pipeline, project=pipeline.project, external_id=f"more-{n}",
+            branch=f"topic-{n}", state=["failed", "running", "passed"][n % 3], created_at=world["now"],
+        )
+    assert {url: queries(url) for url in before} == before
