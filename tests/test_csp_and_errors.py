@@ -23,6 +23,10 @@ INLINE = [
     (re.compile(r"\son[a-z]+\s*=", re.I), "inline event handler"),
     (re.compile(r"\shx-on[:-]", re.I), "hx-on handler"),
     (re.compile(r"javascript:", re.I), "javascript: URL"),
+    # htmx evaluates these as code, which the policy forbids (htmx-config sets allowEval false):
+    # a poll that should pause in a hidden tab carries data-poll instead (static/app.js).
+    (re.compile(r"""hx-trigger=["'][^"']*\[""", re.I), "hx-trigger filter expression"),
+    (re.compile(r"""\shx-vars\s*=|hx-vals=["']\s*(js|javascript):""", re.I), "evaluated hx-vars/hx-vals"),
 ]
 
 
