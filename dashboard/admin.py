@@ -1,6 +1,11 @@
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied as Forbidden
+from django.http import HttpRequest, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
 from django.utils.html import format_html
+from django.views.decorators.http import require_POST
 
 from dashboard.models import ActionLog, Connection, SyncRun
 from providers.base.errors import AuthError, BadResponse, PermissionDenied, ProviderError, Unavailable
@@ -48,9 +53,10 @@ class ConnectionForm(forms.ModelForm):
         return options
 
 
-def describe_check(connection: Connection) -> tuple[int, str]:
-    """Test a connection and say how it went in words."""
-    adapter = adapter_class(connection.kind)(connection)
+def describe_check(connection: Connection, *, interactive: bool = False) -> tuple[int, str]:
+    """Test a connection and say how it went in words. ``interactive``: an admin waits on
+    the page, so the provider is asked briefly."""
+    adapter = adapter_class(connection.kind)(connection, interactive=interactive)
     try:
         seen = adapter.check()
     except AuthError as exc:
@@ -75,13 +81,43 @@ class ConnectionAdmin(admin.ModelAdmin):
     readonly_fields = ["health", "last_error", "last_synced_at", "next_sync_at", "token_status"]
     actions = ["test_connection", "sync_now"]
     fieldsets = [
-        (None, {"fields": ["kind", "name", "slug", "base_url", "token", "token_status", "options"]}),
+        (None, {"fields": ["kind", "name", "slug", "base_url", "token", "options"]}),
         ("Sync", {"fields": ["sync_interval", "enabled", "health", "last_error", "last_synced_at", "next_sync_at"]}),
     ]
+
+    change_form_template = "admin/dashboard/connection/change_form.html"
 
     @admin.display(description="token")
     def token_status(self, obj: Connection) -> str:
         return "set (hidden)" if obj.token else "missing"
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        # One Token row: what is stored is said in the field's help, never the value.
+        token = form.base_fields["token"]
+        base = ConnectionForm.base_fields["token"].help_text
+        token.help_text = f"{base} Currently: {self.token_status(obj)}." if obj is not None else base
+        return form
+
+    def save_model(self, request, obj: Connection, form, change: bool) -> None:
+        """Save, then test the connection and say how it went; a failing test never
+        loses what was typed."""
+        super().save_model(request, obj, form, change)
+        level, message = describe_check(obj, interactive=True)
+        self.message_user(request, f"Connection test: {message}", level)
+
+    def get_urls(self):
+        test = self.admin_site.admin_view(require_POST(self.test_view))
+        return [path("<int:pk>/test/", test, name="dashboard_connection_test"), *super().get_urls()]
+
+    def test_view(self, request: HttpRequest, pk: int) -> HttpResponseRedirect:
+        """The change page's Test connection button."""
+        connection = get_object_or_404(Connection, pk=pk)
+        if not self.has_view_or_change_permission(request, connection):
+            raise Forbidden("Only admins may test connections.")
+        level, message = describe_check(connection, interactive=True)
+        self.message_user(request, message, level)
+        return HttpResponseRedirect(reverse("admin:dashboard_connection_change", args=[pk]))
 
     @admin.display(description="health", ordering="health")
     def health_badge(self, obj: Connection) -> str:

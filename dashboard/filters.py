@@ -14,7 +14,8 @@ class BuildFilter(django_filters.FilterSet):
         queryset=Connection.objects.all(), field_name="connection", to_field_name="slug", label="Connection"
     )
     project = django_filters.CharFilter(method="filter_project", label="Project")
-    branch = django_filters.CharFilter(field_name="branch", label="Branch")
+    # A prefix: "release/" finds every release branch.
+    branch = django_filters.CharFilter(field_name="branch", lookup_expr="istartswith", label="Branch")
     state = django_filters.MultipleChoiceFilter(choices=State.choices, label="State")
     q = django_filters.CharFilter(method="filter_text", label="Search")
 

@@ -258,3 +258,22 @@ NOTIFY_MAX_EVENT_AGE_HOURS = env.float("NOTIFY_MAX_EVENT_AGE_HOURS", default=24.
 NOTIFY_CLOCK_SLACK = 300  # seconds a provider's clock may run behind ours
 # A schedule whose provider does not judge missed fires is missed when its next fire is this far past.
 NOTIFY_SCHEDULE_GRACE = env.int("NOTIFY_SCHEDULE_GRACE", default=600)
+# --- Pages: overview home, Content-Security-Policy, quiet expected 403s -------------------
+LOGIN_REDIRECT_URL = "home"
+# No inline script, style or event handler anywhere: static/app.js and static/app.css do
+# it all, and htmx is configured (meta htmx-config in base.html) not to eval or inject styles.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    }
+}
+MIDDLEWARE.append("csp.middleware.CSPMiddleware")
+LOGGING["filters"] = {"expected_403": {"()": "dashboard.logfilters.ExpectedPermissionDenied"}}
+LOGGING["loggers"]["django.request"] = {"filters": ["expected_403"]}

@@ -1,9 +1,12 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_not_required
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from dashboard.previews import build_preview, job_preview
-from dashboard.views import actions, builds, connections, jobs, overviews, pages, system
+from dashboard.views import actions, builds, connections, home, jobs, overviews, pages, system
 
 # Permalinks name the provider kind, the connection's slug and the provider's own id,
 # so a link pasted in chat survives a resync or a rebuilt database.
@@ -17,10 +20,15 @@ provider_urls = [
     path("job/<path:external_id>", job_preview(jobs.job_detail), name="job"),
     path("job-log/<path:external_id>", jobs.job_log_tail, name="job-log-tail"),
     path("job-log-raw/<path:external_id>", jobs.job_log_raw, name="job-log-raw"),
+    path("job-log-lines/<path:external_id>", jobs.job_log_lines, name="job-log-lines"),
+    path("job-log-search/<path:external_id>", jobs.job_log_search, name="job-log-search"),
 ]
 
 urlpatterns = [
-    path("", builds.build_list, name="builds"),
+    path("", home.home, name="home"),
+    path("builds/", builds.build_list, name="builds"),
+    path("wall/", home.wall, name="wall"),
+    path("status.json", home.status, name="status"),
     path("connections/", connections.connection_list, name="connections"),
     path("schedules/", overviews.schedules, name="schedules"),
     path("agents/", overviews.agents, name="agents"),
@@ -33,5 +41,6 @@ urlpatterns = [
     path("api/", include("dashboard.api.urls")),
     path("healthz", system.healthz, name="healthz"),
     path("", include("dashboard.feeds.urls")),
+    path("favicon.ico", login_not_required(RedirectView.as_view(url=static("favicon/unknown.svg"))), name="favicon"),
     path("<str:kind>/<slug:slug>/", include(provider_urls)),
 ]

@@ -16,7 +16,10 @@ TOKEN = "sim-token-0123456789abcdef"
 def _fresh_cache():
     from django.core.cache import cache
 
+    from dashboard import logindex
+
     cache.clear()
+    logindex.forget()
 
 
 @pytest.fixture(autouse=True)

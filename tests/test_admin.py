@@ -1,5 +1,5 @@
-"""Connections in Django admin: tokens write-only, bad input refused in words, and the
-two admin actions."""
+"""Connections in Django admin: tokens write-only, bad input refused in words, a save
+that tests the connection, the Test connection button and the two admin actions."""
 
 import pytest
 from django.contrib.messages import get_messages
@@ -16,7 +16,7 @@ def form(**overrides) -> dict:
         "kind": "semaphore",
         "name": "Acme",
         "slug": "acme2",
-        "base_url": "https://acme.semaphoreci.com",
+        "base_url": "http://127.0.0.1:9",  # nothing listens: a save's test says "unreachable"
         "token": "tok-123",
         "options": "{}",
         "sync_interval": 60,
@@ -26,18 +26,46 @@ def form(**overrides) -> dict:
     return data
 
 
-def test_an_admin_adds_a_connection_and_the_token_is_never_shown_again(admin_client_):
-    response = admin_client_.post(ADD, form())
-    assert response.status_code == 302
+def test_an_admin_adds_a_connection_and_the_token_is_never_shown_again(admin_client_, semaphore_sim):
+    response = admin_client_.post(ADD, form(base_url=semaphore_sim.url, token=semaphore_sim.token), follow=True)
     connection = Connection.objects.get(slug="acme2")
-    assert connection.token == "tok-123"
+    assert connection.token == semaphore_sim.token
+    said = [str(m) for m in get_messages(response.wsgi_request)]
+    assert any(m.startswith("Connection test:") and "2 project(s) visible" in m for m in said), said
     page = admin_client_.get(reverse("admin:dashboard_connection_change", args=[connection.pk]))
-    assert b"tok-123" not in page.content and b"set (hidden)" in page.content
+    assert semaphore_sim.token.encode() not in page.content and b"set (hidden)" in page.content
+
+
+def test_the_change_page_has_one_token_row(admin_client_, semaphore):
+    page = admin_client_.get(reverse("admin:dashboard_connection_change", args=[semaphore.pk])).content.decode()
+    assert page.lower().count("token:</label>") == 1  # not a second, read-only "token:" row
+    assert "Currently: set (hidden)." in page
+
+
+def test_a_connection_with_a_bad_token_is_saved_and_the_test_says_why(admin_client_, semaphore_sim):
+    response = admin_client_.post(ADD, form(base_url=semaphore_sim.url, token="wrong"), follow=True)
+    assert Connection.objects.filter(slug="acme2").exists()  # saved all the same
+    said = [str(m) for m in get_messages(response.wsgi_request)]
+    assert any("bad token" in m for m in said), said
+
+
+def test_the_change_page_tests_the_connection_with_a_button(admin_client_, semaphore, semaphore_sim):
+    change = reverse("admin:dashboard_connection_change", args=[semaphore.pk])
+    test = reverse("admin:dashboard_connection_test", args=[semaphore.pk])
+    assert f'action="{test}"'.encode() in admin_client_.get(change).content
+    assert admin_client_.get(test).status_code == 405  # a test is a POST, like every button
+    response = admin_client_.post(test, follow=True)
+    assert response.redirect_chain[-1][0] == change
+    said = [str(m) for m in get_messages(response.wsgi_request)]
+    assert any("2 project(s) visible" in m for m in said), said
+    semaphore_sim.faults = Faults(error_rate=1.0)
+    said = [str(m) for m in get_messages(admin_client_.post(test, follow=True).wsgi_request)]
+    assert any("unreachable" in m or "unexpected" in m for m in said), said
 
 
 def test_leaving_the_token_blank_keeps_the_old_one(admin_client_, semaphore):
     url = reverse("admin:dashboard_connection_change", args=[semaphore.pk])
-    response = admin_client_.post(url, form(slug=semaphore.slug, token="", name="Renamed"))
+    response = admin_client_.post(url, form(slug=semaphore.slug, base_url=semaphore.base_url, token="", name="Renamed"))
     assert response.status_code == 302
     semaphore.refresh_from_db()
     assert semaphore.name == "Renamed" and semaphore.token  # unchanged, still set

@@ -127,14 +127,20 @@ def advance_until_a_job_runs(sim, clock, connection) -> Job:
     raise AssertionError("no job started")
 
 
+def tail_line(content: bytes) -> int:
+    """The line the page's tail poller asks from next."""
+    return int(re.search(rb'job-log/[^"]*\?line=(\d+)', content).group(1))
+
+
 def test_a_running_jobs_log_grows_through_the_tail_endpoint(viewer_client, synced, clock, semaphore_sim):
     job = advance_until_a_job_runs(semaphore_sim, clock, synced)
     page = viewer_client.get(reverse("job", args=["semaphore", synced.slug, job.external_id]))
-    offset = int(re.search(rb'data-offset="(\d+)"', page.content).group(1))
+    assert b'hx-trigger="load"' in page.content  # the provider is asked after the page shows
+    line = tail_line(page.content)
     clock.advance(40)  # the job runs on and finishes
     tail = viewer_client.get(
         reverse("job-log-tail", args=["semaphore", synced.slug, job.external_id]),
-        {"offset": offset},
+        {"line": line},
         HTTP_HX_REQUEST="true",
     )
     assert b'class="chunk"' in tail.content
@@ -144,13 +150,13 @@ def test_a_running_jobs_log_grows_through_the_tail_endpoint(viewer_client, synce
     assert synced.next_sync_at <= timezone.now(), "the finished log asks for a sync soon"
 
     sync_connection(synced.pk)
-    offset = int(re.search(rb'data-offset="(\d+)"', tail.content).group(1))
+    line = tail_line(tail.content)
     last = viewer_client.get(
         reverse("job-log-tail", args=["semaphore", synced.slug, job.external_id]),
-        {"offset": offset},
+        {"line": line + 1},
         HTTP_HX_REQUEST="true",
     )
-    assert b'class="chunk"' not in last.content
+    assert b"data-n=" not in last.content  # nothing new
     assert b'hx-trigger="every 2s' not in last.content  # finished: polling stops
     assert b"state-passed" in last.content or b"state-failed" in last.content
 
@@ -221,5 +227,10 @@ def test_a_failing_provider_is_asked_briefly_while_a_person_waits_for_a_log(
     semaphore_sim.faults = Faults(error_rate=1.0)
     before = semaphore_sim.count("/api/v1alpha/logs/")
     page = viewer_client.get(reverse("job", args=["semaphore", synced.slug, job.external_id]))
-    assert page.status_code == 200 and b"Could not fetch the log" in page.content
+    assert page.status_code == 200
+    assert semaphore_sim.count("/api/v1alpha/logs/") == before  # the page never waits on the provider
+    tail = viewer_client.get(
+        reverse("job-log-tail", args=["semaphore", synced.slug, job.external_id]), HTTP_HX_REQUEST="true"
+    )
+    assert b"Could not fetch the log" in tail.content
     assert semaphore_sim.count("/api/v1alpha/logs/") - before == 2  # two tries, not a sync's four

@@ -106,3 +106,70 @@ def provider_panels(context, obj) -> str:
     from dashboard.panels import panels_for
 
     return panels_for(context.get("request"), obj, context.flatten())
+
+
+def _iso(value) -> str:
+    return value.isoformat() if value else ""
+
+
+@register.simple_tag
+def when(value, default: str = "", future: bool = False) -> str:
+    """A moment as relative words ("3 minutes ago") that static/app.js keeps current,
+    with the absolute time in the viewer's time zone on hover. Unless ``future``, it is
+    a moment that has happened: a provider's clock a little ahead reads "now", not "in
+    10 seconds"."""
+    from django.contrib.humanize.templatetags.humanize import naturaltime
+    from django.utils.html import format_html
+
+    if not value:
+        return default
+    return format_html(
+        '<time datetime="{}" data-relative="{}" title="{} UTC">{}</time>',
+        _iso(value),
+        "any" if future else "past",
+        value.strftime("%Y-%m-%d %H:%M:%S"),
+        naturaltime(value),
+    )
+
+
+@register.simple_tag
+def at(value, default: str = "") -> str:
+    """A moment as an absolute time; static/app.js shows it in the viewer's zone, named."""
+    from django.utils.html import format_html
+
+    if not value:
+        return default
+    return format_html(
+        '<time datetime="{}" data-absolute>{} UTC</time>', _iso(value), value.strftime("%Y-%m-%d %H:%M")
+    )
+
+
+@register.simple_tag
+def elapsed(obj) -> str:
+    """How long a build or job took, or, while it runs, how long it has run so far
+    (kept ticking by static/app.js)."""
+    from django.utils import timezone
+    from django.utils.html import format_html
+
+    from dashboard.states import ACTIVE
+
+    started, finished = getattr(obj, "started_at", None), getattr(obj, "finished_at", None)
+    if not started:
+        return ""
+    if finished:
+        return duration(finished - started)
+    if obj.state not in ACTIVE:
+        return ""
+    return format_html(
+        '<time datetime="{}" data-elapsed class="elapsed">{}</time>',
+        _iso(started),
+        duration(timezone.now() - started),
+    )
+
+
+@register.filter
+def tile_state(build) -> str:
+    """The colour family of a build for tiles and the favicon."""
+    from dashboard.overview import colour
+
+    return colour(build)

@@ -4,13 +4,14 @@ from django.utils import timezone
 
 from dashboard import dag
 from dashboard.filters import BuildFilter
-from dashboard.models import Build, Connection
+from dashboard.models import Build, Connection, Project
 from dashboard.pagination import keyset_page
 from dashboard.states import ACTIVE
 
 from .common import build_or_404
 
 PAGE_SIZE = 50
+PROJECT_SUGGESTIONS = 500
 
 
 def build_list(request: HttpRequest) -> HttpResponse:
@@ -26,6 +27,11 @@ def build_list(request: HttpRequest) -> HttpResponse:
         "first_page": not request.GET.get("after"),
         "connections": Connection.objects.only("name", "slug", "kind", "health"),
     }
+    if not request.htmx:
+        # Suggestions for the Project filter (which matches a name or a provider id exactly).
+        context["project_names"] = (
+            Project.objects.order_by("name").values_list("name", flat=True).distinct()[:PROJECT_SUGGESTIONS]
+        )
     template = "dashboard/builds.html#rows" if request.htmx else "dashboard/builds.html"
     return render(request, template, context)
 

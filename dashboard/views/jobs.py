@@ -1,13 +1,19 @@
+"""The job page and its log. The page renders from the database at once; new output is
+fetched from the provider by the HTMX tail request after the page is shown, and the
+viewer loads the lines it scrolls to in pages, never the whole log."""
+
+import json
 import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from dashboard import logstore
+from dashboard import logindex, logstore
 from dashboard.ansi import to_html
+from dashboard.logsections import strip
 from dashboard.models import Connection, Job, Log
 from providers.base.adapter import Capability
 from providers.base.errors import ProviderError
@@ -17,9 +23,15 @@ from .common import job_or_404
 
 log = logging.getLogger(__name__)
 
-SHOWN_BYTES = 256 * 1024
 MAX_MATCHES = 1000
+VIEWER_MATCHES = 10000
 LAST_LINES_GRACE = timedelta(minutes=2)
+# Lines rendered with the page (the end of the log); the viewer fetches the rest on demand.
+FIRST_LINES = 200
+# The most lines one request for a window of the log returns.
+WINDOW_MAX = 1000
+# The most new lines one tail answer carries; the viewer pages in anything older.
+TAIL_MAX = 2000
 
 
 def _supports(job: Job, capability: Capability) -> bool:
@@ -53,57 +65,96 @@ def _live(job: Job, log_row: Log) -> bool:
     return bool(job.finished_at and timezone.now() - job.finished_at < LAST_LINES_GRACE)
 
 
-def search_lines(log_row: Log, needle: str) -> tuple[list[tuple[int, str]], bool]:
+def line_html(text: str) -> str:
+    """A stored line as the reader sees it: markers out, and for a line rewritten with
+    carriage returns (progress bars) only what a terminal would show last."""
+    text = strip(text).rstrip("\r")
+    return to_html(text.rsplit("\r", 1)[-1])
+
+
+def _numbered(log_row: Log, index: logindex.LogIndex, first: int, count: int) -> list[tuple[int, str]]:
+    lines = logindex.read_lines(log_row, index, first, count)
+    return [(first + i, line_html(text)) for i, text in enumerate(lines)]
+
+
+def search_lines(log_row: Log, needle: str, limit: int = MAX_MATCHES) -> tuple[list[tuple[int, str]], bool]:
     """Matching lines with their numbers, read chunk by chunk."""
     matches: list[tuple[int, str]] = []
+    needle = needle.lower()
     number, rest = 0, ""
     for chunk in logstore.read(log_row):
         lines = (rest + chunk).split("\n")
         rest = lines.pop()
         for line in lines:
             number += 1
-            if needle.lower() in line.lower():
+            if needle in line.lower():
                 matches.append((number, line))
-                if len(matches) >= MAX_MATCHES:
+                if len(matches) >= limit:
                     return matches, True
-    if rest and needle.lower() in rest.lower():
+    if rest and needle in rest.lower():
         matches.append((number + 1, rest))
     return matches, False
 
 
+def _sections_seen(index: logindex.LogIndex) -> str:
+    """Changes whenever a section starts or ends, so a tail answer carries the sections
+    only when the viewer's copy is out of date."""
+    return f"{len(index.sections)}.{len(index.open)}"
+
+
+def _viewer_context(job: Job, log_row: Log, index: logindex.LogIndex) -> dict:
+    total = index.total_lines
+    first = max(total - FIRST_LINES + 1, 1)
+    return {
+        "lines": _numbered(log_row, index, first, FIRST_LINES),
+        "first_line": first,
+        "total_lines": total,
+        "sections": index.section_dicts(),
+        "sections_seen": _sections_seen(index),
+    }
+
+
 def job_detail(request: HttpRequest, kind: str, slug: str, external_id: str) -> HttpResponse:
     job = job_or_404(kind, slug, external_id)
-    log_row, log_error = _refreshed(job)
+    log_row = logstore.log_for(job)  # what we hold; the tail request asks the provider
+    logs_supported = _supports(job, Capability.LOGS)
     needle = request.GET.get("q", "").strip()[:200]
     context = {
         "job": job,
         "build": job.build,
         "log": log_row,
-        "log_error": log_error,
         "q": needle,
-        "live": _live(job, log_row),
-        "logs_supported": _supports(job, Capability.LOGS),
+        "logs_supported": logs_supported,
+        # Ask the provider right after the page shows when our copy may be behind.
+        "fetch": logs_supported and (not log_row.complete or not job.finished),
+        "live": logs_supported and _live(job, log_row),
     }
     if needle:
         matches, capped = search_lines(log_row, needle)
-        context.update(matches=[(n, to_html(line)) for n, line in matches], capped=capped)
+        context.update(matches=[(n, line_html(line)) for n, line in matches], capped=capped)
     else:
-        offset = logstore.tail_offset(log_row, SHOWN_BYTES)
-        context.update(offset=offset, log_html=to_html("".join(logstore.read(log_row, offset))), truncated=offset > 0)
+        context.update(_viewer_context(job, log_row, logindex.index_for(log_row)))
     return render(request, "dashboard/job.html", context)
 
 
-def job_log_tail(request: HttpRequest, kind: str, slug: str, external_id: str) -> HttpResponse:
-    """New log output after ``offset``, and a poller that asks again while the job runs."""
-    job = job_or_404(kind, slug, external_id)
+def _line_param(request: HttpRequest, name: str, default: int) -> int:
     try:
-        offset = max(int(request.GET.get("offset", "0")), 0)
+        return max(int(request.GET.get(name, default)), 1)
     except ValueError:
-        offset = 0
+        return default
+
+
+def job_log_tail(request: HttpRequest, kind: str, slug: str, external_id: str) -> HttpResponse:
+    """Fetch what the provider has new, then answer with the lines from ``line`` on (the
+    viewer's last line, which may have grown), the sections, and a poller that asks again
+    while the job runs."""
+    job = job_or_404(kind, slug, external_id)
     log_row, log_error = _refreshed(job)
     job.refresh_from_db()
-    offset = min(offset, log_row.size)
-    text = "".join(logstore.read(log_row, offset)) if log_row.size > offset else ""
+    index = logindex.index_for(log_row)
+    total = index.total_lines
+    # From the viewer's last line (it may have been unfinished); a long gap is paged in.
+    first = max(_line_param(request, "line", 1), total - TAIL_MAX + 1, 1)
     return render(
         request,
         "dashboard/job.html#tail",
@@ -111,11 +162,38 @@ def job_log_tail(request: HttpRequest, kind: str, slug: str, external_id: str) -
             "job": job,
             "log": log_row,
             "log_error": log_error,
-            "new_html": to_html(text) if text else "",
+            "new_lines": _numbered(log_row, index, first, total - first + 1) if total >= first else [],
+            "total_lines": total,
+            "sections_json": (
+                "" if request.GET.get("s") == _sections_seen(index) else json.dumps(index.section_dicts())
+            ),
+            "sections_seen": _sections_seen(index),
             "live": _live(job, log_row),
+            "fetch": False,
             "oob": True,
         },
     )
+
+
+def job_log_lines(request: HttpRequest, kind: str, slug: str, external_id: str) -> JsonResponse:
+    """A window of the stored log as HTML lines: ``?from=<line>&count=<n>``."""
+    job = job_or_404(kind, slug, external_id)
+    log_row = logstore.log_for(job)
+    index = logindex.index_for(log_row)
+    first = _line_param(request, "from", 1)
+    count = min(_line_param(request, "count", 500), WINDOW_MAX)
+    lines = _numbered(log_row, index, first, count)
+    return JsonResponse({"from": first, "lines": [html for _, html in lines], "total": index.total_lines})
+
+
+def job_log_search(request: HttpRequest, kind: str, slug: str, external_id: str) -> JsonResponse:
+    """The numbers of the lines that contain ``q`` (case-insensitive), for next/previous."""
+    job = job_or_404(kind, slug, external_id)
+    needle = request.GET.get("q", "").strip()[:200]
+    if not needle:
+        return JsonResponse({"q": "", "matches": [], "capped": False})
+    matches, capped = search_lines(logstore.log_for(job), needle, VIEWER_MATCHES)
+    return JsonResponse({"q": needle, "matches": [n for n, _ in matches], "capped": capped})
 
 
 def job_log_raw(request: HttpRequest, kind: str, slug: str, external_id: str) -> StreamingHttpResponse:
