@@ -201,3 +201,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
 }
+
+# --- Security (docs/security.md) -----------------------------------------------------------
+# Secrets are masked in error reports and in the application log (dashboard/secrets.py).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "dashboard.secrets.SecretsExceptionReporterFilter"
+LOGGING["filters"] = {"redact": {"()": "dashboard.secrets.RedactingFilter"}}
+LOGGING["handlers"]["console"]["filters"] = ["redact"]
