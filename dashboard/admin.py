@@ -1,8 +1,13 @@
+from urllib.parse import urlsplit
+
 from django import forms
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
 from dashboard.models import ActionLog, Connection, SyncRun
+from dashboard.public_errors import admin_error
+from dashboard.secrets import strip_url_credentials
+from providers.base import outbound
 from providers.base.errors import AuthError, BadResponse, PermissionDenied, ProviderError, Unavailable
 from providers.registry import KIND_CHOICES, adapter_class
 
@@ -27,6 +32,18 @@ class ConnectionForm(forms.ModelForm):
         url = self.cleaned_data["base_url"].rstrip("/")
         if not url.startswith(("http://", "https://")):
             raise forms.ValidationError("The base URL must start with http:// or https://.")
+        if "@" in urlsplit(url).netloc:
+            # Shown again without them: credentials typed here must not stay on the page.
+            self.data = self.data.copy()
+            self.data[self.add_prefix("base_url")] = strip_url_credentials(url)
+            raise forms.ValidationError(
+                "Remove the user name and password from the URL: put the credentials in the token field, "
+                "which is stored encrypted and never shown (the URL is shown on the connection pages)."
+            )
+        try:
+            outbound.check_base_url(url)
+        except outbound.OutboundRefused as exc:
+            raise forms.ValidationError(f"This address is not allowed: {exc.reason}.") from exc
         return url
 
     def clean_token(self) -> str:
@@ -69,7 +86,7 @@ def describe_check(connection: Connection) -> tuple[int, str]:
 @admin.register(Connection)
 class ConnectionAdmin(admin.ModelAdmin):
     form = ConnectionForm
-    list_display = ["name", "kind", "base_url", "health_badge", "last_synced_at", "short_error", "token_status"]
+    list_display = ["name", "kind", "shown_base_url", "health_badge", "last_synced_at", "short_error", "token_status"]
     list_filter = ["kind", "health", "enabled"]
     prepopulated_fields = {"slug": ["name"]}
     readonly_fields = ["health", "last_error", "last_synced_at", "next_sync_at", "token_status"]
@@ -83,13 +100,17 @@ class ConnectionAdmin(admin.ModelAdmin):
     def token_status(self, obj: Connection) -> str:
         return "set (hidden)" if obj.token else "missing"
 
+    @admin.display(description="base URL", ordering="base_url")
+    def shown_base_url(self, obj: Connection) -> str:
+        return strip_url_credentials(obj.base_url)
+
     @admin.display(description="health", ordering="health")
     def health_badge(self, obj: Connection) -> str:
         return format_html('<span class="health health-{}">{}</span>', obj.health, obj.get_health_display())
 
     @admin.display(description="last error")
     def short_error(self, obj: Connection) -> str:
-        return (obj.last_error[:120] + "…") if len(obj.last_error) > 120 else obj.last_error
+        return admin_error(obj.last_error, 120)
 
     @admin.action(description="Test connection")
     def test_connection(self, request, queryset) -> None:

@@ -88,6 +88,8 @@ _KNOWN_TOKENS = re.compile(
 # A whole line "NAME=value", "export NAME=value", "NAME: value": the rest of the line is
 # the value, spaces and all.
 _LINE_ASSIGN = re.compile(rf"(?m)^([ \t]*(?:export[ \t]+)?[\"']?({_NAME})[\"']?[ \t]*[=:][ \t]*)(\S.*?)[ \t]*$")
+# The same, "=" only: env-var text, whose names may be kept when all of it is secret.
+_ENV_LINE = re.compile(rf"(?m)^([ \t]*(?:export[ \t]+)?({_NAME})[ \t]*=[ \t]*)(.*?)[ \t]*$")
 # Inside a line: NAME=value, NAME: value, "name": "value".
 _INLINE_ASSIGN = re.compile(rf"([\"']?)({_NAME})\1([ \t]*[=:][ \t]*)(\"[^\"\n]*\"|'[^'\n]*'|\S+)")
 # A query parameter: ?access_token=...
@@ -183,11 +185,11 @@ class _Masker:
             if value == MASK:
                 return value
             if "\n" in value.strip() and all(
-                _LINE_ASSIGN.fullmatch(line) or not line.strip() for line in value.splitlines()
+                _ENV_LINE.fullmatch(line) or not line.strip() for line in value.splitlines()
             ):
                 # NAME=value lines: keep the names.
                 self._remember_line_values(value)
-                return _LINE_ASSIGN.sub(lambda m: m.group(1) + MASK, value)
+                return _ENV_LINE.sub(lambda m: m.group(1) + MASK, value)
         self._remember(value)
         return MASK
 
@@ -238,7 +240,7 @@ class _Masker:
                 self.values.add(text)
 
     def _remember_line_values(self, text: str) -> None:
-        for match in _LINE_ASSIGN.finditer(text):
+        for match in _ENV_LINE.finditer(text):
             self._remember(match.group(3))
 
     def _remember_diff(self, before: str, after: str) -> None:

@@ -207,3 +207,8 @@ LOGGING = {
 DEFAULT_EXCEPTION_REPORTER_FILTER = "dashboard.secrets.SecretsExceptionReporterFilter"
 LOGGING["filters"] = {"redact": {"()": "dashboard.secrets.RedactingFilter"}}
 LOGGING["handlers"]["console"]["filters"] = ["redact"]
+# Where provider connections may go (providers/base/outbound.py). Link-local and metadata
+# addresses are refused always; private ranges and loopback only when allowed here.
+# Loopback is allowed with DEBUG; `manage.py demo` and the test suite allow it themselves.
+OUTBOUND_ALLOW_PRIVATE = env.bool("OUTBOUND_ALLOW_PRIVATE", default=False)
+OUTBOUND_ALLOW_LOOPBACK = env.bool("OUTBOUND_ALLOW_LOOPBACK", default=DEBUG)
