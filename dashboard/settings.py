@@ -212,3 +212,38 @@ LOGGING["handlers"]["console"]["filters"] = ["redact"]
 # Loopback is allowed with DEBUG; `manage.py demo` and the test suite allow it themselves.
 OUTBOUND_ALLOW_PRIVATE = env.bool("OUTBOUND_ALLOW_PRIVATE", default=False)
 OUTBOUND_ALLOW_LOOPBACK = env.bool("OUTBOUND_ALLOW_LOOPBACK", default=DEBUG)
+
+# Logins: django-axes locks a user name + client address out after LOGIN_FAILURE_LIMIT
+# failures, for LOGIN_LOCKOUT_MINUTES (dashboard/login_guard.py).
+INSTALLED_APPS += ["axes"]
+MIDDLEWARE += ["axes.middleware.AxesMiddleware"]
+AUTHENTICATION_BACKENDS = ["dashboard.login_guard.LockoutBackend", "django.contrib.auth.backends.ModelBackend"]
+# Proxies in front that append to X-Forwarded-For (the client address for lockouts and throttles).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+AXES_ENABLED = env.bool("LOGIN_LOCKOUT", default=True)
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("LOGIN_LOCKOUT_MINUTES", default=15.0) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "dashboard.login_guard.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "dashboard.login_guard.client_ip"
+LOGGING["loggers"]["axes"] = {"level": "WARNING"}
+
+# API: personal tokens (Authorization: Bearer), sessions; Basic auth only when asked for.
+API_BASIC_AUTH = env.bool("API_BASIC_AUTH", default=False)
+REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"] = [
+    "dashboard.api.auth.BearerTokenAuthentication",
+    "rest_framework.authentication.SessionAuthentication",
+    "dashboard.api.auth.LockoutBasicAuthentication",  # inert unless API_BASIC_AUTH
+]
+REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = ["dashboard.api.auth.UserThrottle"]
+REST_FRAMEWORK["DEFAULT_PERMISSION_CLASSES"] = [
+    "dashboard.api.auth.AnonymousThrottled",
+    *REST_FRAMEWORK["DEFAULT_PERMISSION_CLASSES"],
+]
+SPECTACULAR_SETTINGS["SERVE_PERMISSIONS"] = REST_FRAMEWORK["DEFAULT_PERMISSION_CLASSES"]
+REST_FRAMEWORK["NUM_PROXIES"] = TRUSTED_PROXY_COUNT or None
+API_THROTTLE_RATES = {
+    "anon": env.str("API_THROTTLE_ANON", default="60/minute"),
+    "user": env.str("API_THROTTLE_USER", default="1200/minute"),
+}

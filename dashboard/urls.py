@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from dashboard.previews import build_preview, job_preview
-from dashboard.views import actions, builds, connections, jobs, overviews, pages, system
+from dashboard.views import actions, builds, connections, jobs, overviews, pages, system, tokens
 
 # Permalinks name the provider kind, the connection's slug and the provider's own id,
 # so a link pasted in chat survives a resync or a rebuilt database.
@@ -27,6 +27,8 @@ urlpatterns = [
     path("deployments/", overviews.deployments, name="deployments"),
     path("retention/", overviews.retention, name="retention"),
     path("activity/", overviews.activity, name="activity"),
+    path("account/api-tokens/", tokens.api_tokens, name="api-tokens"),
+    path("account/api-tokens/<int:pk>/revoke", tokens.revoke_api_token, name="api-token-revoke"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

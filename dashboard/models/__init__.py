@@ -1,3 +1,4 @@
+from .access import ApiToken, ShareLink
 from .builds import Build, Job, Log, LogChunk, Pipeline, Project, Schedule
 from .connections import Connection, Health
 from .infra import Agent, AgentType, Deployment, DeploymentTarget, RetentionPolicy
@@ -7,6 +8,7 @@ __all__ = [
     "ActionLog",
     "Agent",
     "AgentType",
+    "ApiToken",
     "Build",
     "Connection",
     "Deployment",
@@ -19,5 +21,6 @@ __all__ = [
     "Project",
     "RetentionPolicy",
     "Schedule",
+    "ShareLink",
     "SyncRun",
 ]
