@@ -89,6 +89,17 @@ class BearerScheme(OpenApiAuthenticationExtension):
         return {"type": "http", "scheme": "bearer", "description": "A personal API token (the API tokens page)."}
 
 
+class BasicScheme(OpenApiAuthenticationExtension):
+    target_class = "dashboard.api.auth.LockoutBasicAuthentication"
+    name = "basicAuth"
+
+    def get_security_requirement(self, auto_schema):
+        return {self.name: []} if settings.API_BASIC_AUTH else None
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "basic", "description": "Only when API_BASIC_AUTH is on."}
+
+
 class _SettingsRate:
     """Rates read from ``settings.API_THROTTLE_RATES`` when a request comes, not at import."""
 
