@@ -4,8 +4,9 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
+from dashboard.fields import is_unreadable
 from dashboard.models import ActionLog, Connection, SyncRun
-from dashboard.public_errors import admin_error
+from dashboard.public_errors import TOKEN_UNREADABLE, admin_error
 from dashboard.secrets import strip_url_credentials
 from providers.base import outbound
 from providers.base.errors import AuthError, BadResponse, PermissionDenied, ProviderError, Unavailable
@@ -52,6 +53,10 @@ class ConnectionForm(forms.ModelForm):
             if any(c.isspace() for c in token):
                 raise forms.ValidationError("The token must not contain spaces or line breaks.")
             return token
+        if self.instance.pk and is_unreadable(self.instance.token):
+            raise forms.ValidationError(
+                "The stored token cannot be decrypted with FIELD_ENCRYPTION_KEY (a key was removed): enter it again."
+            )
         if self.instance.pk and self.instance.token:
             return self.instance.token
         raise forms.ValidationError("A token is required to reach the provider.")
@@ -67,6 +72,8 @@ class ConnectionForm(forms.ModelForm):
 
 def describe_check(connection: Connection) -> tuple[int, str]:
     """Test a connection and say how it went in words."""
+    if is_unreadable(connection.token):
+        return messages.ERROR, f"{connection}: {TOKEN_UNREADABLE}"
     adapter = adapter_class(connection.kind)(connection)
     try:
         seen = adapter.check()
@@ -98,6 +105,8 @@ class ConnectionAdmin(admin.ModelAdmin):
 
     @admin.display(description="token")
     def token_status(self, obj: Connection) -> str:
+        if is_unreadable(obj.token):
+            return "unreadable: re-enter it (no FIELD_ENCRYPTION_KEY key decrypts it)"
         return "set (hidden)" if obj.token else "missing"
 
     @admin.display(description="base URL", ordering="base_url")

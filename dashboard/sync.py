@@ -20,6 +20,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from dashboard.key_rotation import refuse_unreadable_token
 from dashboard.logstore import refresh_log
 from dashboard.models import (
     Agent,
@@ -330,6 +331,8 @@ def sync_connection(connection_id: int) -> SyncRun | None:
 
 
 def _run(connection: Connection, owner: str) -> SyncRun:
+    if (refused := refuse_unreadable_token(connection)) is not None:
+        return refused
     started = time.monotonic()
     run = SyncRun.objects.create(connection=connection)
     adapter = adapter_class(connection.kind)(connection)
