@@ -38,8 +38,6 @@ FIELD_ENCRYPTION_KEY = env.str("FIELD_ENCRYPTION_KEY", default="") or _generated
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
-# Let chat unfurlers (anonymous) see a build's or job's title and state; see dashboard/previews.py.
-PUBLIC_LINK_PREVIEWS = env.bool("PUBLIC_LINK_PREVIEWS", default=False)
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from dashboard.previews import build_preview, job_preview
+from dashboard import previews
 from dashboard.views import actions, builds, connections, jobs, overviews, pages, system, tokens
 
 # Permalinks name the provider kind, the connection's slug and the provider's own id,
@@ -13,8 +13,9 @@ provider_urls = [
     path("pipeline/<path:external_id>", pages.pipeline_detail, name="pipeline"),
     path("do/<str:action_name>/<str:target>/<path:external_id>", actions.action_view, name="action"),
     path("panel/<str:name>/<str:target>/<path:external_id>", pages.panel, name="panel"),
-    path("build/<path:external_id>", build_preview(builds.build_detail), name="build"),
-    path("job/<path:external_id>", job_preview(jobs.job_detail), name="job"),
+    path("build/<path:external_id>", builds.build_detail, name="build"),
+    path("job/<path:external_id>", jobs.job_detail, name="job"),
+    path("share/<str:target>/<path:external_id>", previews.create_share, name="share-create"),
     path("job-log/<path:external_id>", jobs.job_log_tail, name="job-log-tail"),
     path("job-log-raw/<path:external_id>", jobs.job_log_raw, name="job-log-raw"),
 ]
@@ -29,6 +30,9 @@ urlpatterns = [
     path("activity/", overviews.activity, name="activity"),
     path("account/api-tokens/", tokens.api_tokens, name="api-tokens"),
     path("account/api-tokens/<int:pk>/revoke", tokens.revoke_api_token, name="api-token-revoke"),
+    path("shares/", previews.share_links, name="share-links"),
+    path("shares/<int:pk>/revoke", previews.revoke_share, name="share-revoke"),
+    path("s/<str:secret>", previews.shared, name="share"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
