@@ -85,8 +85,10 @@ def deploy_check(tmp_path, extra: dict) -> tuple[int, str]:
 
     from cryptography.fernet import Fernet
 
+    # Only what a production host sets: nothing the test run itself put in the environment.
     env = {
-        **os.environ,
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": os.environ.get("HOME", str(tmp_path)),
         "DASHBOARD_STATE_DIR": str(tmp_path),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
         "SECRET_KEY": secrets.token_urlsafe(50),
