@@ -292,3 +292,23 @@ def test_no_secret_of_any_action_reaches_any_output(data, audit_world, viewer, c
             assert not _leaks(secret, api_body), secret
     finally:
         ActionLog.objects.all().delete()
+
+
+def test_rows_stored_before_masking_are_masked_by_the_migration(db, semaphore):
+    from importlib import import_module
+
+    from django.apps import apps
+
+    migration = import_module("dashboard.migrations.0006_mask_stored_action_params")
+    entry = ActionLog.objects.create(
+        username="otto",
+        connection=semaphore,
+        action="create_job",
+        target="project:x",
+        params={"env_vars": {"AWS_SECRET_ACCESS_KEY": "old-secret-1"}, "name": "job"},
+        answer="refused old-secret-1",
+    )
+    migration.mask_stored(apps, None)
+    entry.refresh_from_db()
+    assert entry.params == {"env_vars": {"AWS_SECRET_ACCESS_KEY": MASK}, "name": "job"}
+    assert "old-secret-1" not in entry.answer
