@@ -12,8 +12,15 @@ from dashboard.models import Connection, Health, SyncRun
 from dashboard.public_errors import REFUSED_BY_POLICY, public_error
 from dashboard.sync import sync_connection
 from providers.base.client import BaseClient
-from providers.base.errors import AuthError, Unavailable
-from providers.base.outbound import OutboundRefused, Policy, check_address, check_url, follow_redirect
+from providers.base.errors import CONNECTION_ERRORS, AuthError
+from providers.base.outbound import (
+    OutboundRefused,
+    Policy,
+    RedirectFailed,
+    check_address,
+    check_url,
+    follow_redirect,
+)
 
 STRICT = Policy()
 OPEN = Policy(allow_private=True, allow_loopback=True)
@@ -223,7 +230,7 @@ def test_an_unreachable_redirect_target_is_a_typed_error(servers):
     closed.bind(("127.0.0.1", 0))
     port = closed.getsockname()[1]
     closed.close()
-    with TokenClient(url, "t") as client, pytest.raises(Unavailable):
+    with TokenClient(url, "t") as client, pytest.raises(RedirectFailed):
         follow_redirect(client, f"http://127.0.0.1:{port}/x", allowed_origins=[f"http://127.0.0.1:{port}"])
 
 
@@ -328,3 +335,17 @@ def test_the_admin_form_accepts_a_private_address_when_allowed(admin_client_, se
     settings.OUTBOUND_ALLOW_PRIVATE = True
     response = admin_client_.post("/admin/dashboard/connection/add/", form_data("http://10.0.0.5:8080"))
     assert response.status_code == 302 and Connection.objects.filter(base_url="http://10.0.0.5:8080").exists()
+
+
+def test_a_refused_redirect_is_a_problem_of_one_item_but_a_refused_connection_ends_the_sync(servers):
+    _, url = servers({"/log": "http://169.254.169.254/"})
+    with TokenClient(url, "t") as client:
+        with pytest.raises(OutboundRefused) as err:
+            follow_redirect(client, "/log")
+        assert not isinstance(err.value, CONNECTION_ERRORS)
+        with pytest.raises(OutboundRefused) as err:
+            client.get("http://169.254.169.254/elsewhere")  # a provider's absolute link
+        assert not isinstance(err.value, CONNECTION_ERRORS)
+    with TokenClient("http://169.254.169.254", "t", max_attempts=1) as client, pytest.raises(OutboundRefused) as err:
+        client.get("/api")
+    assert isinstance(err.value, CONNECTION_ERRORS)

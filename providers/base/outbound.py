@@ -57,12 +57,22 @@ REDIRECTS = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 3
 
 
-class OutboundRefused(Unavailable):
-    """The outbound policy does not allow this address or URL. Nothing was sent."""
+class OutboundRefused(ProviderError):
+    """The outbound policy does not allow this address or URL. Nothing was sent. Raised
+    as it is for a URL a provider handed us (a redirect, an absolute link): a problem of
+    that one item."""
 
     def __init__(self, reason: str):
         super().__init__(f"Refused by the outbound policy: {reason}")
         self.reason = reason
+
+
+class PolicyUnreachable(OutboundRefused, Unavailable):
+    """The connection's own address is refused: the provider is unreachable, by policy."""
+
+
+class RedirectFailed(ProviderError):
+    """A provider's redirect target could not be fetched (a problem of that one item)."""
 
 
 @dataclass(frozen=True)
@@ -205,11 +215,16 @@ class PolicyTransport(httpx.HTTPTransport):
             self.origin = origin(origin_of) if origin_of else None
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        check_url(request.url)
         if self.origin is not None and origin(request.url) != self.origin:
             scheme, host, port = origin(request.url)
             raise OutboundRefused(f"{scheme}://{host}:{port} is not this connection's address")
-        return super().handle_request(request)
+        try:
+            check_url(request.url)
+            return super().handle_request(request)
+        except OutboundRefused as exc:
+            if self.origin is None:
+                raise
+            raise PolicyUnreachable(exc.reason) from None
 
 
 def transport(base_url: str | None = None) -> PolicyTransport:
@@ -222,8 +237,9 @@ def follow_redirect(client: Any, location: str, allowed_origins: Iterable[str] =
     (and token), or on one of ``allowed_origins`` (a provider's documented storage, e.g.
     ``("https://*.s3.amazonaws.com",)``) with a fresh client and no token. Anything else
     is refused before a byte is sent. Further redirects are followed the same way, up to
-    MAX_REDIRECTS. ``client`` is a providers.base.client.BaseClient. Errors are the
-    client's typed errors; the caller closes nothing (the body is read)."""
+    MAX_REDIRECTS. ``client`` is a providers.base.client.BaseClient. Every error is a
+    ProviderError about this one item (OutboundRefused, RedirectFailed, or the client's
+    error for the target's error answer), never one that ends a sync; the body is read."""
     allowed_origins = tuple(allowed_origins)
     url = urljoin(client.base_url + "/", location)
     for _ in range(MAX_REDIRECTS + 1):
@@ -240,11 +256,13 @@ def follow_redirect(client: Any, location: str, allowed_origins: Iterable[str] =
                 with httpx.Client(transport=PolicyTransport(), timeout=client.http.timeout) as storage:
                     response = storage.get(url, headers={"User-Agent": client.user_agent})
                     response.read()
+        except OutboundRefused as exc:
+            raise OutboundRefused(exc.reason) from None  # about this item, not the connection
         except httpx.TimeoutException as exc:
             what = exc.__class__.__name__
-            raise Unavailable(f"The provider's redirect target did not answer in time ({what}).") from exc
+            raise RedirectFailed(f"The provider's redirect target did not answer in time ({what}).") from exc
         except httpx.HTTPError as exc:
-            raise Unavailable(f"Cannot fetch the provider's redirect target: {exc}") from exc
+            raise RedirectFailed(f"Cannot fetch the provider's redirect target: {exc}") from exc
         if response.status_code in REDIRECTS and response.headers.get("location"):
             url = urljoin(str(response.url), response.headers["location"])
             continue
