@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: demo test lint bench install clean
+.PHONY: demo test lint bench install clean audit
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,12 @@ test: $(BIN)/.installed
 # Writes var/bench.md; uses var/bench.sqlite3 unless DATABASE_URL is set.
 bench: $(BIN)/.installed
 	DATABASE_URL=$${DATABASE_URL:-sqlite:///$(CURDIR)/var/bench.sqlite3} $(BIN)/python manage.py bench $(BENCH_ARGS)
+
+# Known vulnerabilities in the pinned dependencies (pip-audit, PyPI's advisory data).
+# AUDIT_ARGS=--skip-if-unreachable skips, saying so, where that data cannot be reached.
+audit: $(BIN)/.installed
+	$(BIN)/python -m pip install --quiet -e ".[test,audit]"
+	$(BIN)/python .ci/audit.py $(AUDIT_ARGS)
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

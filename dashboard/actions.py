@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime
 from typing import Any
 
 from django import forms
@@ -19,6 +18,7 @@ from django.shortcuts import get_object_or_404
 from dashboard.models import ActionLog, Build, Connection
 from dashboard.models.registry import ROW_MODELS, name_of
 from dashboard.roles import can_operate
+from dashboard.secrets import mask_params
 from providers.base.adapter import Action, Adapter
 from providers.base.errors import NotFound, ProviderError, Rejected
 from providers.base.errors import PermissionDenied as ProviderPermissionDenied
@@ -28,7 +28,6 @@ from providers.registry import adapter_class
 
 log = logging.getLogger(__name__)
 
-SECRET_WORDS = ("token", "password", "secret", "key")
 
 
 def build_form(action: Action, data=None, obj=None) -> forms.Form:
@@ -76,18 +75,9 @@ def target_id(obj: models.Model) -> str:
 
 
 def loggable(params: dict, action: Action) -> dict:
-    """Parameters as the audit log keeps them: secrets dropped, values made JSON-safe."""
-    kept = {}
-    for key, value in params.items():
-        if key in action.secret_fields or any(word in key.lower() for word in SECRET_WORDS):
-            kept[key] = "(hidden)"
-        elif isinstance(value, (datetime, date)):
-            kept[key] = value.isoformat()
-        elif isinstance(value, (str, int, float, bool, list, dict)) or value is None:
-            kept[key] = value
-        else:
-            kept[key] = str(value)
-    return kept
+    """Parameters as the audit log keeps them: names kept, secret values masked (by
+    declaration and by shape, see dashboard.secrets), values made JSON-safe."""
+    return mask_params(params, action.secret_fields).params
 
 
 @dataclass
@@ -106,13 +96,14 @@ def run_action(
     if not can_operate(user):
         raise PermissionDenied("Only operators may do this.")
     adapter: Adapter = adapter_class(connection.kind)(connection)
+    masked = mask_params(params, action.secret_fields)
     entry = ActionLog(
         user=user,
         username=user.get_username(),
         connection=connection,
         action=action.name,
         target=f"{action.target}:{target_id(obj)}",
-        params=loggable(params, action),
+        params=masked.params,
     )
     try:
         reason = action.unavailable(obj) if action.unavailable else ""
@@ -120,7 +111,7 @@ def run_action(
             raise ProviderError(reason or f"{action.label} does not apply here.")
         result = adapter.perform(action, obj, params, user)
     except ProviderError as exc:
-        entry.ok, entry.answer = False, str(exc)
+        entry.ok, entry.answer = False, masked.redact(str(exc))
         entry.save()
         if exc.refresh is not None:  # the refusal told us the object's new state
             from dashboard.apply import apply_batch
@@ -129,7 +120,7 @@ def run_action(
         return Outcome(False, str(exc), refused=isinstance(exc, (Rejected, NotFound, ProviderPermissionDenied)))
     finally:
         adapter.close()
-    entry.ok, entry.answer = True, result.message
+    entry.ok, entry.answer = True, masked.redact(result.message)
     entry.save()
     if result.refresh is not None:
         from dashboard.apply import apply_batch

@@ -1,3 +1,5 @@
+from urllib.parse import urlsplit
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied as Forbidden
@@ -7,7 +9,11 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
+from dashboard.fields import is_unreadable
 from dashboard.models import ActionLog, Connection, SyncRun
+from dashboard.public_errors import TOKEN_UNREADABLE, admin_error
+from dashboard.secrets import strip_url_credentials
+from providers.base import outbound
 from providers.base.errors import AuthError, BadResponse, PermissionDenied, ProviderError, Unavailable
 from providers.registry import KIND_CHOICES, adapter_class
 
@@ -32,6 +38,18 @@ class ConnectionForm(forms.ModelForm):
         url = self.cleaned_data["base_url"].rstrip("/")
         if not url.startswith(("http://", "https://")):
             raise forms.ValidationError("The base URL must start with http:// or https://.")
+        if "@" in urlsplit(url).netloc:
+            # Shown again without them: credentials typed here must not stay on the page.
+            self.data = self.data.copy()
+            self.data[self.add_prefix("base_url")] = strip_url_credentials(url)
+            raise forms.ValidationError(
+                "Remove the user name and password from the URL: put the credentials in the token field, "
+                "which is stored encrypted and never shown (the URL is shown on the connection pages)."
+            )
+        try:
+            outbound.check_base_url(url)
+        except outbound.OutboundRefused as exc:
+            raise forms.ValidationError(f"This address is not allowed: {exc.reason}.") from exc
         return url
 
     def clean_token(self) -> str:
@@ -40,6 +58,10 @@ class ConnectionForm(forms.ModelForm):
             if any(c.isspace() for c in token):
                 raise forms.ValidationError("The token must not contain spaces or line breaks.")
             return token
+        if self.instance.pk and is_unreadable(self.instance.token):
+            raise forms.ValidationError(
+                "The stored token cannot be decrypted with FIELD_ENCRYPTION_KEY (a key was removed): enter it again."
+            )
         if self.instance.pk and self.instance.token:
             return self.instance.token
         raise forms.ValidationError("A token is required to reach the provider.")
@@ -56,6 +78,8 @@ class ConnectionForm(forms.ModelForm):
 def describe_check(connection: Connection, *, interactive: bool = False) -> tuple[int, str]:
     """Test a connection and say how it went in words. ``interactive``: an admin waits on
     the page, so the provider is asked briefly."""
+    if is_unreadable(connection.token):
+        return messages.ERROR, f"{connection}: {TOKEN_UNREADABLE}"
     adapter = adapter_class(connection.kind)(connection, interactive=interactive)
     try:
         seen = adapter.check()
@@ -75,7 +99,7 @@ def describe_check(connection: Connection, *, interactive: bool = False) -> tupl
 @admin.register(Connection)
 class ConnectionAdmin(admin.ModelAdmin):
     form = ConnectionForm
-    list_display = ["name", "kind", "base_url", "health_badge", "last_synced_at", "short_error", "token_status"]
+    list_display = ["name", "kind", "shown_base_url", "health_badge", "last_synced_at", "short_error", "token_status"]
     list_filter = ["kind", "health", "enabled"]
     prepopulated_fields = {"slug": ["name"]}
     readonly_fields = ["health", "last_error", "last_synced_at", "next_sync_at", "token_status"]
@@ -89,6 +113,8 @@ class ConnectionAdmin(admin.ModelAdmin):
 
     @admin.display(description="token")
     def token_status(self, obj: Connection) -> str:
+        if is_unreadable(obj.token):
+            return "unreadable: re-enter it (no FIELD_ENCRYPTION_KEY key decrypts it)"
         return "set (hidden)" if obj.token else "missing"
 
     def get_form(self, request, obj=None, change=False, **kwargs):
@@ -119,13 +145,17 @@ class ConnectionAdmin(admin.ModelAdmin):
         self.message_user(request, message, level)
         return HttpResponseRedirect(reverse("admin:dashboard_connection_change", args=[pk]))
 
+    @admin.display(description="base URL", ordering="base_url")
+    def shown_base_url(self, obj: Connection) -> str:
+        return strip_url_credentials(obj.base_url)
+
     @admin.display(description="health", ordering="health")
     def health_badge(self, obj: Connection) -> str:
         return format_html('<span class="health health-{}">{}</span>', obj.health, obj.get_health_display())
 
     @admin.display(description="last error")
     def short_error(self, obj: Connection) -> str:
-        return (obj.last_error[:120] + "…") if len(obj.last_error) > 120 else obj.last_error
+        return admin_error(obj.last_error, 120)
 
     @admin.action(description="Test connection")
     def test_connection(self, request, queryset) -> None:

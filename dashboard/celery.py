@@ -1,6 +1,7 @@
 import os
 
 from celery import Celery
+from celery.signals import after_setup_logger, after_setup_task_logger
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
 
@@ -28,3 +29,13 @@ def schedule_dispatch(sender: Celery, **kwargs) -> None:
         name="resend stalled notifications",
         expires=max(settings.NOTIFY_SWEEP_EVERY * 0.9, 1),
     )
+
+
+@after_setup_logger.connect
+@after_setup_task_logger.connect
+def mask_secrets_in_worker_logs(logger, **kwargs) -> None:
+    # Celery sets up its own log handlers; they get the same masking as the web's.
+    from dashboard.secrets import RedactingFilter
+
+    for handler in logger.handlers:
+        handler.addFilter(RedactingFilter())

@@ -22,7 +22,7 @@ from dashboard.states import ACTIVE, State
 SCAN = 3000
 RUNNING_SHOWN = 12
 STATE_CACHE_SECONDS = 5
-UNHEALTHY = frozenset({Health.DEGRADED, Health.AUTH_FAILED, Health.UNREACHABLE})
+UNHEALTHY = frozenset({Health.DEGRADED, Health.AUTH_FAILED, Health.UNREACHABLE, Health.STALLED})
 RESULTS = frozenset({State.PASSED, State.FAILED})
 
 # Colour families: tiles, rows and the favicon use these words.
@@ -117,7 +117,7 @@ class Lane:
 
     @property
     def unhealthy(self) -> bool:
-        return self.connection.health in UNHEALTHY
+        return self.connection.health_now.value in UNHEALTHY
 
     @property
     def sort_key(self) -> tuple:

@@ -39,8 +39,6 @@ FIELD_ENCRYPTION_KEY = env.str("FIELD_ENCRYPTION_KEY", default="") or _generated
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
-# Let chat unfurlers (anonymous) see a build's or job's title and state; see dashboard/previews.py.
-PUBLIC_LINK_PREVIEWS = env.bool("PUBLIC_LINK_PREVIEWS", default=False)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -275,5 +273,68 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 MIDDLEWARE.append("csp.middleware.CSPMiddleware")
-LOGGING["filters"] = {"expected_403": {"()": "dashboard.logfilters.ExpectedPermissionDenied"}}
+LOGGING.setdefault("filters", {})["expected_403"] = {"()": "dashboard.logfilters.ExpectedPermissionDenied"}
 LOGGING["loggers"]["django.request"] = {"filters": ["expected_403"]}
+
+# --- Security (docs/security.md) -----------------------------------------------------------
+# Secrets are masked in error reports and in the application log (dashboard/secrets.py).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "dashboard.secrets.SecretsExceptionReporterFilter"
+LOGGING.setdefault("filters", {})["redact"] = {"()": "dashboard.secrets.RedactingFilter"}
+LOGGING["handlers"]["console"]["filters"] = ["redact"]
+# Where provider connections may go (providers/base/outbound.py). Link-local and metadata
+# addresses are refused always; private ranges and loopback only when allowed here.
+# Loopback is allowed with DEBUG; `manage.py demo` and the test suite allow it themselves.
+OUTBOUND_ALLOW_PRIVATE = env.bool("OUTBOUND_ALLOW_PRIVATE", default=False)
+OUTBOUND_ALLOW_LOOPBACK = env.bool("OUTBOUND_ALLOW_LOOPBACK", default=DEBUG)
+
+# Logins: django-axes locks a user name + client address out after LOGIN_FAILURE_LIMIT
+# failures, for LOGIN_LOCKOUT_MINUTES (dashboard/login_guard.py).
+INSTALLED_APPS += ["axes"]
+MIDDLEWARE += ["axes.middleware.AxesMiddleware"]
+AUTHENTICATION_BACKENDS = ["dashboard.login_guard.LockoutBackend", "django.contrib.auth.backends.ModelBackend"]
+# Proxies in front that append to X-Forwarded-For (the client address for lockouts and throttles).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+AXES_ENABLED = env.bool("LOGIN_LOCKOUT", default=True)
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("LOGIN_LOCKOUT_MINUTES", default=15.0) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "dashboard.login_guard.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "dashboard.login_guard.client_ip"
+LOGGING["loggers"]["axes"] = {"level": "WARNING"}
+
+# API: personal tokens (Authorization: Bearer), sessions; Basic auth only when asked for.
+API_BASIC_AUTH = env.bool("API_BASIC_AUTH", default=False)
+REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"] = [
+    "dashboard.api.auth.BearerTokenAuthentication",
+    "rest_framework.authentication.SessionAuthentication",
+    "dashboard.api.auth.LockoutBasicAuthentication",  # inert unless API_BASIC_AUTH
+]
+REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = ["dashboard.api.auth.UserThrottle"]
+REST_FRAMEWORK["DEFAULT_PERMISSION_CLASSES"] = [
+    "dashboard.api.auth.AnonymousThrottled",
+    *REST_FRAMEWORK["DEFAULT_PERMISSION_CLASSES"],
+]
+SPECTACULAR_SETTINGS["SERVE_PERMISSIONS"] = REST_FRAMEWORK["DEFAULT_PERMISSION_CLASSES"]
+REST_FRAMEWORK["NUM_PROXIES"] = TRUSTED_PROXY_COUNT or None
+API_THROTTLE_RATES = {
+    "anon": env.str("API_THROTTLE_ANON", default="60/minute"),
+    "user": env.str("API_THROTTLE_USER", default="1200/minute"),
+}
+
+# HTTPS and headers. Behind a TLS proxy set TRUST_X_FORWARDED_PROTO=true (the proxy must
+# set X-Forwarded-Proto itself); the production set-up in docs/security.md turns on HSTS,
+# the redirect and secure cookies.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load balancers probe over plain HTTP
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+if env.bool("TRUST_X_FORWARDED_PROTO", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_REFERRER_POLICY = env.str("SECURE_REFERRER_POLICY", default="same-origin")
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+CSRF_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"

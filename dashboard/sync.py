@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from dashboard.apply import BatchResult, apply_batch, backoff
 from dashboard.evidence import Evidence
+from dashboard.key_rotation import refuse_unreadable_token
 from dashboard.logstore import refresh_log
 from dashboard.models import Build, Connection, Health, Job, SyncRun
 from dashboard.models.registry import model_named
@@ -218,6 +219,8 @@ def sync_connection(connection_id: int) -> SyncRun | None:
 
 
 def _run(connection: Connection, lease: Lease) -> SyncRun:
+    if (refused := refuse_unreadable_token(connection)) is not None:
+        return refused
     started = time.monotonic()
     run = SyncRun(connection=connection, started_at=timezone.now())
     adapter = adapter_class(connection.kind)(

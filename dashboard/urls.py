@@ -5,8 +5,8 @@ from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from dashboard.previews import build_preview, job_preview
-from dashboard.views import actions, builds, connections, home, jobs, overviews, pages, system
+from dashboard import previews
+from dashboard.views import actions, builds, connections, home, jobs, overviews, pages, system, tokens
 
 # Permalinks name the provider kind, the connection's slug and the provider's own id,
 # so a link pasted in chat survives a resync or a rebuilt database.
@@ -16,8 +16,9 @@ provider_urls = [
     path("pipeline/<path:external_id>", pages.pipeline_detail, name="pipeline"),
     path("do/<str:action_name>/<str:target>/<path:external_id>", actions.action_view, name="action"),
     path("panel/<str:name>/<str:target>/<path:external_id>", pages.panel, name="panel"),
-    path("build/<path:external_id>", build_preview(builds.build_detail), name="build"),
-    path("job/<path:external_id>", job_preview(jobs.job_detail), name="job"),
+    path("build/<path:external_id>", builds.build_detail, name="build"),
+    path("job/<path:external_id>", jobs.job_detail, name="job"),
+    path("share/<str:target>/<path:external_id>", previews.create_share, name="share-create"),
     path("job-log/<path:external_id>", jobs.job_log_tail, name="job-log-tail"),
     path("job-log-raw/<path:external_id>", jobs.job_log_raw, name="job-log-raw"),
     path("job-log-lines/<path:external_id>", jobs.job_log_lines, name="job-log-lines"),
@@ -35,6 +36,11 @@ urlpatterns = [
     path("deployments/", overviews.deployments, name="deployments"),
     path("retention/", overviews.retention, name="retention"),
     path("activity/", overviews.activity, name="activity"),
+    path("account/api-tokens/", tokens.api_tokens, name="api-tokens"),
+    path("account/api-tokens/<int:pk>/revoke", tokens.revoke_api_token, name="api-token-revoke"),
+    path("shares/", previews.share_links, name="share-links"),
+    path("shares/<int:pk>/revoke", previews.revoke_share, name="share-revoke"),
+    path("s/<str:secret>", previews.shared, name="share"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

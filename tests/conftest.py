@@ -2,6 +2,7 @@ import os
 import shutil
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import Group, User
 
 from dashboard.models import Connection
@@ -10,6 +11,11 @@ from providers.base.sim import Clock, Faults, Scale
 from providers.semaphore.sim import SemaphoreSimulator
 
 TOKEN = "sim-token-0123456789abcdef"
+
+# The simulators listen on 127.0.0.1: the outbound policy must let the dashboard reach
+# them, here and in the workers and servers the tests start.
+os.environ["OUTBOUND_ALLOW_LOOPBACK"] = "true"
+settings.OUTBOUND_ALLOW_LOOPBACK = True
 
 
 @pytest.fixture(autouse=True)

@@ -95,19 +95,18 @@ def test_the_token_is_encrypted_in_the_database(synced):
     assert stored.startswith("gAAAA")  # a Fernet token
 
 
-def test_link_previews_are_off_unless_asked_for(client, synced, settings):
-    build = synced.build_set.filter(state="failed").first()
-    url = reverse("build", args=["semaphore", synced.slug, build.external_id])
-    assert client.get(url).status_code == 302
-
-    settings.PUBLIC_LINK_PREVIEWS = True
-    preview = client.get(url)
-    html = preview.content.decode()
-    assert preview.status_code == 200 and preview["X-Robots-Tag"].startswith("noindex")
-    assert f'property="og:title" content="✗ failed: {build.title}"' in html
-    assert build.branch in html and "Log in to see it" in html
-    assert build.commit_message not in html.replace(build.title, "")  # nothing beyond the summary
-    job = build.jobs.first()
-    job_preview = client.get(reverse("job", args=["semaphore", synced.slug, job.external_id])).content.decode()
-    assert f"{job.name} {job.state}" in job_preview and 'class="log"' not in job_preview
-    assert synced.token not in html + job_preview
+def test_anonymous_permalinks_reveal_nothing_about_what_exists(client, synced):
+    """A guessed link answers like any other: the login page, with the site's own title."""
+    build = synced.build_set.first()
+    real = reverse("build", args=["semaphore", synced.slug, build.external_id])
+    guesses = [
+        reverse("build", args=["semaphore", synced.slug, "no-such-build"]),
+        reverse("build", args=["semaphore", "no-such-connection", build.external_id]),
+        reverse("job", args=["semaphore", synced.slug, build.jobs.first().external_id]),
+    ]
+    for url in [real, *guesses]:
+        response = client.get(url)
+        assert response.status_code == 302 and response["Location"].startswith(reverse("login")), url
+        page = client.get(response["Location"]).content.decode()
+        assert 'property="og:title" content="CI dashboard"' in page
+        assert build.title not in page and build.commit_sha not in page

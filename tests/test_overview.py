@@ -23,7 +23,7 @@ def world(db):
     )
     other = Connection.objects.create(
         kind="harmont", name="Other", slug="other", base_url="http://127.0.0.1:9", token="t",
-        health=Health.UNREACHABLE, last_error="connection refused", last_synced_at=now - timedelta(minutes=30),
+        health=Health.UNREACHABLE, last_error="connection refused", last_synced_at=now - timedelta(minutes=3),
     )
     shop = Project.objects.create(connection=acme, external_id="p-shop", name="shop")
     ci = Pipeline.objects.create(connection=acme, project=shop, external_id="pl-ci", name="shop-ci")

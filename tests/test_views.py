@@ -232,5 +232,6 @@ def test_a_failing_provider_is_asked_briefly_while_a_person_waits_for_a_log(
     tail = viewer_client.get(
         reverse("job-log-tail", args=["semaphore", synced.slug, job.external_id]), HTTP_HX_REQUEST="true"
     )
-    assert b"Could not fetch the log" in tail.content
+    # A viewer reads the trouble classified, never the provider's own words.
+    assert b"unreachable: the provider could not be reached" in tail.content
     assert semaphore_sim.count("/api/v1alpha/logs/") - before == 2  # two tries, not a sync's four

@@ -14,14 +14,24 @@ from dashboard.models import (
     Schedule,
     SyncRun,
 )
+from dashboard.public_errors import answer_for, error_for
+from dashboard.secrets import masked, redact, strip_url_credentials
+from dashboard.templatetags.security_tags import safe_http_url
+
+
+def _user(serializer: serializers.Serializer):
+    request = serializer.context.get("request")
+    return getattr(request, "user", None)
 
 
 class ConnectionSerializer(serializers.ModelSerializer):
-    """Everything about a connection but its token, which the API never returns. Health
-    is as of now (a connection whose syncs stopped finishing is "stalled")."""
+    """Everything about a connection but its token, which the API never returns; the base
+    URL without credentials; health as of now (a connection whose syncs stopped finishing
+    is "stalled"), its words classified for everyone but admins."""
 
+    base_url = serializers.SerializerMethodField()
     health = serializers.CharField(source="health_now.value", read_only=True)
-    last_error = serializers.CharField(source="health_now.message", read_only=True)
+    last_error = serializers.SerializerMethodField()
 
     class Meta:
         model = Connection
@@ -37,8 +47,19 @@ class ConnectionSerializer(serializers.ModelSerializer):
             "last_synced_at",
         ]
 
+    def get_base_url(self, connection: Connection) -> str:
+        return strip_url_credentials(connection.base_url)
+
+    def get_last_error(self, connection: Connection) -> str:
+        return error_for(_user(self), connection.health_now.message)
+
 
 class SyncRunSerializer(serializers.ModelSerializer):
+    error = serializers.SerializerMethodField()
+
+    def get_error(self, run: SyncRun) -> str:
+        return error_for(_user(self), run.error)
+
     class Meta:
         model = SyncRun
         fields = [
@@ -91,6 +112,7 @@ class BuildSerializer(serializers.ModelSerializer):
     project = serializers.CharField(source="project.name", default=None)
     pipeline = serializers.CharField(source="pipeline.name", default=None)
     url = serializers.SerializerMethodField()
+    web_url = serializers.SerializerMethodField()
 
     class Meta:
         model = Build
@@ -115,6 +137,9 @@ class BuildSerializer(serializers.ModelSerializer):
             "gone",
             "url",
         ]
+
+    def get_web_url(self, build: Build) -> str:
+        return safe_http_url(build.web_url)
 
     def get_url(self, build: Build) -> str:
         return build.get_absolute_url()
@@ -220,6 +245,16 @@ class ScheduleSerializer(serializers.ModelSerializer):
 
 class ActionLogSerializer(serializers.ModelSerializer):
     connection = serializers.CharField(source="connection.slug", default=None)
+    params = serializers.SerializerMethodField()
+    answer = serializers.SerializerMethodField()
+
+    def get_params(self, entry: ActionLog) -> dict:
+        return masked(entry.params)
+
+    def get_answer(self, entry: ActionLog) -> str:
+        if entry.ok:
+            return redact(entry.answer)
+        return answer_for(_user(self), entry.answer)
 
     class Meta:
         model = ActionLog

@@ -6,7 +6,7 @@ from . import views
 
 
 def api(view):
-    # DRF authenticates API calls itself (session or basic) and answers 401/403 in JSON,
+    # DRF authenticates API calls itself (token, session, or basic when enabled) and answers 401/403 in JSON,
     # instead of the login redirect pages get.
     return login_not_required(view.as_view())
 

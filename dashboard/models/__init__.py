@@ -1,3 +1,4 @@
+from .access import ApiToken, ShareLink
 from .builds import Build, Job, Log, LogChunk, Pipeline, Project, Schedule
 from .connections import Connection, Health
 from .feeds import FeedToken
@@ -9,6 +10,7 @@ __all__ = [
     "ActionLog",
     "Agent",
     "AgentType",
+    "ApiToken",
     "Build",
     "Connection",
     "Delivery",
@@ -25,5 +27,6 @@ __all__ = [
     "Project",
     "RetentionPolicy",
     "Schedule",
+    "ShareLink",
     "SyncRun",
 ]

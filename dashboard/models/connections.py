@@ -87,6 +87,9 @@ class Connection(models.Model):
     def kind_label(self) -> str:
         return LABELS.get(self.kind, self.kind)
 
+    # What ``health_now`` reads: load these when listing connections with ``only()``.
+    HEALTH_FIELDS = ("health", "last_error", "last_synced_at", "next_sync_at", "sync_interval", "enabled", "created_at")
+
     @property
     def health_now(self) -> HealthNow:
         """Stalled when no sync finished for ``SYNC_STALLED_INTERVALS`` intervals (or its

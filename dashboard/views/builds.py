@@ -25,7 +25,7 @@ def build_list(request: HttpRequest) -> HttpResponse:
         "page": page,
         "query": query.urlencode(),
         "first_page": not request.GET.get("after"),
-        "connections": Connection.objects.only("name", "slug", "kind", "health"),
+        "connections": Connection.objects.only("name", "slug", "kind", *Connection.HEALTH_FIELDS),
     }
     if not request.htmx:
         # Suggestions for the Project filter (which matches a name or a provider id exactly).

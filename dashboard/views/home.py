@@ -27,9 +27,7 @@ def home(request: HttpRequest) -> HttpResponse:
     lane_list = overview.lanes()
     running = overview.running_now(overview.RUNNING_SHOWN + 1)
     context = {
-        "connections": Connection.objects.only(
-            "name", "slug", "kind", "health", "last_synced_at", "last_error", "enabled"
-        ),
+        "connections": Connection.objects.only("name", "slug", "kind", *Connection.HEALTH_FIELDS),
         "running": running[: overview.RUNNING_SHOWN],
         "more_running": len(running) > overview.RUNNING_SHOWN,
         "red": [lane for lane in lane_list if lane.red][:RED_SHOWN],

@@ -24,6 +24,7 @@ from urllib.parse import urljoin
 import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
+from . import outbound
 from .errors import (
     AuthError,
     BadResponse,
@@ -101,7 +102,7 @@ class BaseClient:
             base_url=self.base_url,
             timeout=self.timeout,
             headers={"User-Agent": self.user_agent},
-            transport=transport,
+            transport=transport or outbound.transport(self.base_url),
             follow_redirects=False,
         )
 

@@ -47,6 +47,8 @@ class Command(BaseCommand):
         parser.add_argument("--output", default=str(Path(settings.STATE_DIR) / "bench.md"))
 
     def handle(self, *args, sizes: str, output: str, **options):
+        # The simulator listens on 127.0.0.1 (the outbound policy refuses loopback unless allowed).
+        settings.OUTBOUND_ALLOW_LOOPBACK = True
         call_command("migrate", interactive=False, verbosity=0)
         user, _ = get_user_model().objects.get_or_create(
             username="bench", defaults={"is_superuser": True, "is_staff": True}

@@ -49,6 +49,10 @@ class Command(BaseCommand):
         # Also when started in the background, where SIGINT arrives ignored.
         signal.signal(signal.SIGTERM, _interrupt)
         signal.signal(signal.SIGINT, _interrupt)
+        # The simulators listen on 127.0.0.1: let this process and the worker reach them
+        # (the outbound policy refuses loopback unless allowed; docs/security.md).
+        os.environ["OUTBOUND_ALLOW_LOOPBACK"] = "true"
+        settings.OUTBOUND_ALLOW_LOOPBACK = True
         call_command("migrate", interactive=False, verbosity=0)
         self.create_users()
         simulators = self.start_simulators(sync_interval)

@@ -368,7 +368,10 @@ def test_creating_a_target_through_the_form_and_pressing_it_twice(semaphore, sem
     row = DeploymentTarget.objects.get(name="Canary")
     assert row.project == project and row.state == "SYNCING"
     logged = ActionLog.objects.filter(action="create_deployment_target").first().params
-    assert logged["env_vars"] == logged["files"] == logged["unique_token"] == "(hidden)"
+    # The audit log keeps the names of the variables and files, never their values.
+    assert logged["env_vars"] == {"REGION": "(hidden)", "SECRET_KEY": "(hidden)"}
+    assert logged["files"] == [["/etc/app/config.yml", "(hidden)"], ["/etc/app/empty", "(hidden)"]]
+    assert logged["unique_token"] == "(hidden)"
 
 
 def test_an_empty_rule_box_means_semaphores_defaults(adapter, semaphore, semaphore_sim, operator, project_id):
