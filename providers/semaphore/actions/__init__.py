@@ -1,5 +1,6 @@
-"""Semaphore's buttons, one module per feature (each declares its actions on their
-handlers, beside their forms), combined in the order the buttons are shown."""
+"""Semaphore's buttons (docs/providers/semaphore.md), one module per feature (each
+declares its actions on their handlers, beside their forms), combined in the order the
+buttons are shown."""
 
 from providers.base.actions import ActionSet
 

@@ -1,4 +1,6 @@
-"""Semaphore's buttons from the pages: workflows, pipelines, promotions, YAML, jobs."""
+"""Semaphore's buttons from the pages (docs/providers/semaphore.md, "Workflows",
+"Pipelines", "Promotions", "Jobs (v1alpha)", "Jobs (v2)"): workflows, pipelines,
+promotions, YAML, jobs."""
 
 import re
 
