@@ -192,7 +192,7 @@ class BaseClient:
         # kwargs is shared by every attempt: read it, never change it.
         headers = {**self.auth_headers(), **kwargs.get("headers", {})}
         stream = kwargs.get("stream", False)
-        rest = {k: v for k, v in kwargs.items() if k not in ("headers", "stream")}
+        rest = {k: v for k, v in kwargs.items() if k not in ("headers", "stream", "expect_redirect")}
         rest.setdefault("timeout", timeout)
         try:
             if stream:  # the caller reads the body as it comes, and closes the response
@@ -219,6 +219,11 @@ class BaseClient:
             if isinstance(error, Unavailable):
                 self._failing = error
             raise error
+        if response.is_redirect and not kwargs.get("expect_redirect"):
+            # Where a redirect points may be anywhere: it is never followed unasked.
+            location = response.headers.get("location", "")[:200]
+            response.close()
+            raise BadResponse(f"Unexpected answer: the provider redirected to {location!r}; it was not followed.")
         return response
 
     def _retryable(self, exc: BaseException, safe: bool) -> bool:

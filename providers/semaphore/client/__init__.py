@@ -4,8 +4,9 @@ bodies that may be plain text, a JSON string, grpc-gateway's ``{"code", "message
 v2's ``{"message", "errors"}``.
 
 One module per feature holds that feature's calls; ``SemaphoreClient`` composes them with
-what they share here: auth, error bodies, refusing unexpected redirects, and paging
-through ``BaseClient.paged`` (every listing is bounded and checked for repeated pages)."""
+what they share here: auth, error bodies, and paging through ``BaseClient.paged`` (every
+listing is bounded and checked for repeated pages). A redirect is an error unless the
+call expects one (``expect_redirect``: only the job log's move to its log store)."""
 
 from __future__ import annotations
 
@@ -70,18 +71,6 @@ class SemaphoreClient(WorkflowCalls, JobCalls, AgentCalls, DeploymentCalls, Rete
         if response.status_code == 401:
             return AuthError("Semaphore refused the API token (401 Unauthorized).", status=401, body=response.text)
         return super().error_for(response)
-
-    def request(self, method: str, path: str, *, redirects: bool = False, **kwargs: Any) -> httpx.Response:
-        """One request; a redirect is an error unless the caller expects one (``redirects``:
-        the job log's move to a log store)."""
-        response = super().request(method, path, **kwargs)
-        if response.is_redirect and not redirects:
-            where = response.headers.get("location", "")
-            raise BadResponse(
-                f"Semaphore answered with a redirect to {where[:200]!r}, which is not followed here.",
-                status=response.status_code,
-            )
-        return response
 
     # Shapes and paging -------------------------------------------------------------------
     def listed(self, body: Any, key: str, what: str) -> list[dict]:

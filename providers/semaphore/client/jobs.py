@@ -103,7 +103,7 @@ class JobCalls:
     def job_log(self, job_id: str, api: str = "v1alpha") -> httpx.Response:
         """The log's events, or (self-hosted agents) a 302 to a log store."""
         path = f"{V2}/jobs/{job_id}/log_events" if api == "v2" else f"{V1}/logs/{job_id}"
-        return self.request("GET", path, redirects=True)
+        return self.request("GET", path, expect_redirect=True)
 
     def log_at(self, url: str, *, own_origin: bool) -> httpx.Response:
         """A job log where Semaphore sent us (see ``providers.semaphore.logs``). Our API

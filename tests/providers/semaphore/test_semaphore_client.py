@@ -88,6 +88,6 @@ def test_the_projects_list_pages_by_500_with_x_page(api, semaphore_sim):
 def test_a_redirect_where_none_is_expected_is_refused_in_words(api, semaphore_sim):
     semaphore_sim.list_projects = lambda request: Response("", status=302, headers={"Location": "http://10.0.0.1/x"})
 
-    with pytest.raises(BadResponse, match=re.escape("redirect to 'http://10.0.0.1/x', which is not followed")):
+    with pytest.raises(BadResponse, match=re.escape("redirected to 'http://10.0.0.1/x'; it was not followed")):
         api.projects()
     assert semaphore_sim.count(f"{V1}/projects") == 1
