@@ -78,7 +78,9 @@ class SemaphoreAdapter(Adapter):
     def check(self) -> str:
         configured = self.options.get("project_ids")
         if isinstance(configured, list) and configured:
-            return f"ok: {len(configured)} project(s) configured"
+            # The token may not list projects: ask for the first one's pipelines instead.
+            self.client.pipelines_page(str(configured[0]), None)
+            return f"ok: {len(configured)} project(s) configured; the first one's pipelines are visible"
         return f"ok: {len(self.list_projects())} project(s) visible"
 
     def list_projects(self) -> list[Scope]:

@@ -91,3 +91,18 @@ def test_a_redirect_where_none_is_expected_is_refused_in_words(api, semaphore_si
     with pytest.raises(BadResponse, match=re.escape("redirected to 'http://10.0.0.1/x'; it was not followed")):
         api.projects()
     assert semaphore_sim.count(f"{V1}/projects") == 1
+
+
+def test_testing_a_connection_with_configured_projects_asks_for_one_of_them(db, semaphore_sim):
+    from providers.semaphore.adapter import SemaphoreAdapter
+    from tests.conftest import make_connection
+
+    project_id = next(iter(semaphore_sim.projects))
+    good = make_connection(semaphore_sim, slug="configured", options={"project_ids": [project_id]})
+    bad = make_connection(semaphore_sim, slug="bad", token="wrong", options={"project_ids": [project_id]})
+
+    with SemaphoreClient(semaphore_sim.url, semaphore_sim.token) as client:
+        assert SemaphoreAdapter(good, client).check().startswith("ok: 1 project(s) configured")
+    assert semaphore_sim.count(f"{V1}/projects") == 0
+    with SemaphoreClient(semaphore_sim.url, "wrong") as client, pytest.raises(AuthError):
+        SemaphoreAdapter(bad, client).check()
