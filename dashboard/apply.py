@@ -219,7 +219,7 @@ def weigh_evidence(connection_id: int, batch: Batch, gathered: evidence.Evidence
     for listing in batch.listings:
         evidence.listing_seen(listing.model, connection_id, set(listing.ids), dict(listing.scope), gathered)
     by_model: dict[str, list[str]] = {}
-    for model_name, external_id in [*batch.not_found, *(("build", b) for b in batch.gone_builds)]:
+    for model_name, external_id in batch.not_found:
         by_model.setdefault(model_name, []).append(external_id)
     for model_name, ids in by_model.items():
         evidence.missing_seen(model_name, connection_id, ids, gathered)

@@ -24,13 +24,6 @@ def panel_of(obj: models.Model, name: str) -> Panel | None:
     return adapter_class(connection_of(obj).kind).panels.get(name)
 
 
-def _legacy(obj: models.Model, name: str) -> bool:
-    """Transitional: adapters not yet declaring panels name them in ``live_panels`` and
-    answer ``panel_context``."""
-    adapter = adapter_class(connection_of(obj).kind)
-    return not len(adapter.panels) and hasattr(adapter, "live_panels")
-
-
 def panel_context(request: HttpRequest | None, obj: models.Model, name: str) -> dict:
     """The panel's own context: what the provider package says about ``obj``. A failure
     to ask the provider is shown in the panel, in words."""
@@ -55,19 +48,12 @@ def render_panel(request: HttpRequest | None, obj: models.Model, name: str, cont
     return template.render({**(context or {}), **names, **extra}, request)
 
 
-def is_live(obj: models.Model, name: str) -> bool:
-    panel = panel_of(obj, name)
-    if panel is not None:
-        return panel.live
-    adapter = adapter_class(connection_of(obj).kind)
-    return name in getattr(adapter, "live_panels", ())
-
-
 def panel_slot(request: HttpRequest | None, obj: models.Model, name: str, context: dict | None = None) -> str:
     """The panel itself, or for a live one a placeholder that loads it."""
-    if panel_of(obj, name) is None and not _legacy(obj, name):
+    panel = panel_of(obj, name)
+    if panel is None:
         return ""
-    if not is_live(obj, name):
+    if not panel.live:
         return render_panel(request, obj, name, context)
     connection = connection_of(obj)
     try:

@@ -240,7 +240,7 @@ class ProviderList(APIView):
                             "destructive": a.destructive,
                             "parameters": list(a.form.base_fields) if a.form else [],
                         }
-                        for a in adapter_class(kind).action_set()
+                        for a in adapter_class(kind).actions
                     ],
                     "panels": [{"name": p.name, "page": p.page, "live": p.live} for p in adapter_class(kind).panels],
                 }

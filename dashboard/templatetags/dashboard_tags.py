@@ -93,14 +93,6 @@ def action_bar(context, obj) -> dict:
 
 
 @register.simple_tag(takes_context=True)
-def provider_panel(context, obj, name: str) -> str:
-    """The provider's own panel ``name`` for this page, if it has one."""
-    from dashboard.panels import panel_slot
-
-    return panel_slot(context.get("request"), obj, name, context.flatten())
-
-
-@register.simple_tag(takes_context=True)
 def provider_panels(context, obj) -> str:
     """Every panel ``obj``'s provider declares for this page."""
     from dashboard.panels import panels_for

@@ -21,7 +21,7 @@ def schedules(request: HttpRequest) -> HttpResponse:
 @requires(Capability.AGENTS)
 def agents(request: HttpRequest) -> HttpResponse:
     types = AgentType.objects.select_related("connection").annotate(
-        connected=Count("agent"), busy=Count("agent", filter=Q(agent__state="running_job"))
+        connected=Count("agent"), busy=Count("agent", filter=Q(agent__state="busy"))
     )
     rows = Agent.objects.select_related("connection", "agent_type").order_by("agent_type__name", "name")
     return render(request, "dashboard/agents.html", {"types": types, "agents": rows})

@@ -53,7 +53,7 @@ class Action:
     name: str
     label: str
     target: str
-    handler: Handler | None = None
+    handler: Handler
     destructive: bool = False
     form: type | None = None
     secret_fields: tuple[str, ...] = ()
@@ -117,13 +117,6 @@ class ActionSet:
         if action.name in self._actions:
             raise ValueError(f"action {action.name!r} is declared twice")
         self._actions[action.name] = action
-
-    @classmethod
-    def of(cls, actions: tuple[Action, ...]) -> ActionSet:
-        found = cls()
-        for action in actions:
-            found._add(action)
-        return found
 
     def get(self, name: str) -> Action | None:
         return self._actions.get(name)

@@ -151,22 +151,15 @@ class Adapter:
 
     # Actions and panels -----------------------------------------------------------------
     @classmethod
-    def action_set(cls) -> ActionSet:
-        # Transitional: adapters not yet on ActionSet declare a tuple of handler-less Actions.
-        return cls.actions if isinstance(cls.actions, ActionSet) else ActionSet.of(cls.actions)
-
-    @classmethod
     def action(cls, name: str) -> Action | None:
-        return cls.action_set().get(name)
+        return cls.actions.get(name)
 
     @classmethod
     def actions_for(cls, target: str) -> list[Action]:
-        return cls.action_set().for_target(target)
+        return cls.actions.for_target(target)
 
     def perform(self, action: Action, target: Any, params: dict, user: Any) -> ActionResult:
         """Run an action's handler. Errors are typed ProviderErrors in the provider's words."""
-        if action.handler is None:  # transitional: ``do_<name>`` methods
-            return getattr(self, f"do_{action.name}")(target, params, user)
         return action.handler(self, target, params, user)
 
     def panel_context(self, obj: Any, request: Any, name: str) -> dict:

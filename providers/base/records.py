@@ -125,8 +125,6 @@ class Batch:
     # (model, external id) asked for alone and answered 404, while the provider answered
     # other requests of the same sync normally.
     not_found: list[tuple[str, str]] = field(default_factory=list)
-    # Builds answered 404 when polled (older adapters); treated as ``not_found``.
-    gone_builds: list[str] = field(default_factory=list)
     # Rows we deleted ourselves: (model name, external id).
     removed: list[tuple[str, str]] = field(default_factory=list)
     cursor: dict[str, Any] | None = None
@@ -146,10 +144,6 @@ class HeldBuild:
     jobs: dict[str, dict] = field(default_factory=dict)
     state: str = ""
     gone: bool = False
-
-
-# The name older adapters use.
-UnfinishedBuild = HeldBuild
 
 
 @dataclass
@@ -177,11 +171,6 @@ class SyncContext:
     finished_ids: Callable[[list[str]], set[str]]
     control: HeldBuild | None = None
     stored: Callable[..., list[dict]] = lambda model, fields=(), **filters: []
-
-    @property
-    def unfinished(self) -> list[HeldBuild]:
-        """The name older adapters use for ``repoll``."""
-        return self.repoll
 
 
 @dataclass

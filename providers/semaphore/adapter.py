@@ -1,80 +1,63 @@
-"""Semaphore -> neutral models.
+"""Semaphore -> neutral models (docs/providers/semaphore.md): a build is a pipeline
+(grouped by its workflow), its jobs are the jobs of its blocks.
 
-A build is a pipeline (grouped by its workflow), its jobs are the jobs of its blocks, and
-a job depends on every job of the blocks its block depends on (``describe_topology``).
-
-Sync, per project: re-describe the unfinished pipelines we hold, then list pipelines
-newest first with ``created_after`` = the high-water mark, one page per batch, describing
-each new one. The cursor records the page reached, so a sync killed mid-way resumes
-there; the mark moves only when the scan is complete. A first sync takes at most
-``options["backfill_pages"]`` pages (default 3) per project.
-
-Assumption (undocumented): the pipelines list is ordered newest first, as Semaphore's UI
-shows it."""
+A sync, composed from the base skeleton:
+1. the projects (``options["project_ids"]``, else listed: a complete list is evidence);
+2. the pipelines held unfinished or due a recheck, described again (``repoll``);
+3. per project, the pipelines list newest first down to the high-water mark with
+   ``created_after`` (``scan``: resume point and retry list in the cursor; a first sync
+   reads ``options["backfill_pages"]`` pages, default 3);
+4. agent types and agents, deployment targets and their history, retention policies.
+Every listing goes through ``BaseClient.paged``; nothing here reads the database."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
-from dashboard.states import State, normalise
-from providers.base.adapter import Adapter, Capability
+from django.core.cache import cache
+
+from dashboard.states import State
+from providers.base.adapter import Adapter, Capability, ScanItem, Scope
 from providers.base.errors import CONNECTION_ERRORS, NotFound, ProviderError
-from providers.base.parse import integer, items, obj, text, timestamp
+from providers.base.parse import integer, obj, text, timestamp
 from providers.base.records import (
     Batch,
     BuildRecord,
+    HeldBuild,
     JobRecord,
+    Listing,
     LogPiece,
     ProjectRecord,
     SyncContext,
-    UnfinishedBuild,
 )
 
-from .agents import AgentsAdapterMixin, connection_panel_context
+from .actions import actions
 from .client import SemaphoreClient
-from .deployments import DeploymentsAdapterMixin, project_panel_context
-from .jobs import JOB_ACTIONS, JobsAdapterMixin, active_job_row, job_view
-from .retention import RetentionAdapterMixin
-from .workflows import WORKFLOW_ACTIONS, WorkflowsAdapterMixin
+from .logs import exit_code_of, follow_log_redirect, render_events
+from .mapping.agents import agent_row, agent_type_row
+from .mapping.deployments import deployment_row, logins_of, target_row
+from .mapping.pipelines import add_detail, build_record
+from .mapping.retention import policy_row
+from .panels import panels
 
 if TYPE_CHECKING:
     from dashboard.models import Job
 
-PIPELINE_STATES = {
-    "initializing": State.QUEUED,
-    "pending": State.QUEUED,
-    "queuing": State.QUEUED,
-    "running": State.RUNNING,
-    "stopping": State.RUNNING,
-    "done/passed": State.PASSED,
-    "done/failed": State.FAILED,
-    "done/stopped": State.CANCELED,
-    "done/canceled": State.CANCELED,
-}
-JOB_STATES = {
-    "pending": State.QUEUED,
-    "queued": State.QUEUED,
-    "enqueued": State.QUEUED,
-    "running": State.RUNNING,
-    "finished/passed": State.PASSED,
-    "finished/failed": State.FAILED,
-    "finished/stopped": State.CANCELED,
-}
-PAGE_SIZE = 30
+BACKFILL_PAGES = 3
+HISTORY_BACKFILL_PAGES = 3
+AGENTS_PAGE_SIZE = 200
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def combined_state(state: object, result: object) -> str:
-    state_text = text(state).lower()
-    result_text = text(result).lower()
-    if state_text in ("done", "finished") and result_text not in ("", "none"):
-        return f"{state_text}/{result_text}"
-    return state_text
+def micros(moment: datetime) -> int:
+    """A moment as the deployment history's cursor unit, unix microseconds."""
+    return (moment - _EPOCH) // timedelta(microseconds=1)
 
 
-class SemaphoreAdapter(
-    WorkflowsAdapterMixin, JobsAdapterMixin, AgentsAdapterMixin, DeploymentsAdapterMixin, RetentionAdapterMixin, Adapter
-):
+class SemaphoreAdapter(Adapter):
     kind = "semaphore"
     client_class = SemaphoreClient
     capabilities = frozenset(
@@ -87,279 +70,292 @@ class SemaphoreAdapter(
             Capability.RETENTION,
         }
     )
-    actions = (
-        *WORKFLOW_ACTIONS,
-        *JOB_ACTIONS,
-        *AgentsAdapterMixin.AGENTS_ACTIONS,
-        *DeploymentsAdapterMixin.DEPLOYMENTS_ACTIONS,
-        *RetentionAdapterMixin.RETENTION_ACTIONS,
-    )
-    live_panels = frozenset({"build_panel", "connection_extra", "project_extra", "connection_panel", "project_panel"})
+    actions = actions
+    panels = panels
     client: SemaphoreClient
 
-    # Connection check ------------------------------------------------------------------
+    # Connection ---------------------------------------------------------------------------
     def check(self) -> str:
-        projects = list(self.project_list())
-        return f"ok: {len(projects)} project(s) visible"
-
-    def project_list(self) -> Iterator[tuple[str, str, dict]]:
         configured = self.options.get("project_ids")
         if isinstance(configured, list) and configured:
-            for project_id in configured:
-                yield str(project_id), str(project_id), {}
-            return
+            # The token may not list projects: ask for the first one's pipelines instead.
+            self.client.pipelines_page(str(configured[0]), None)
+            return f"ok: {len(configured)} project(s) configured; the first one's pipelines are visible"
+        return f"ok: {len(self.list_projects())} project(s) visible"
+
+    def list_projects(self) -> list[Scope]:
+        found = []
         for raw in self.client.projects():
-            meta = obj(obj(raw).get("metadata"))
+            meta = obj(raw.get("metadata"))
             project_id = text(meta.get("id"))
             if project_id:
-                yield project_id, text(meta.get("name")) or project_id, raw
+                found.append(Scope(project_id, text(meta.get("name")) or project_id, raw))
+        return found
 
-    # Sync ------------------------------------------------------------------------------
+    @property
+    def jobs_api(self) -> str:
+        """``options["jobs_api"]``: "v1alpha", "v2", or "auto" (the default: ask once)."""
+        choice = self.options.get("jobs_api", "auto")
+        if choice in ("v1alpha", "v2"):
+            return choice
+        key = f"semaphore-jobs-api:{self.connection.pk}:{self.connection.base_url}"
+        found = cache.get(key)
+        if found is None:
+            found = self.client.detect_jobs_api()
+            cache.set(key, found, 3600)
+        return found
+
+    # Sync ----------------------------------------------------------------------------------
     def sync(self, ctx: SyncContext) -> Iterator[Batch]:
-        cursor = {"projects": dict(obj(ctx.cursor.get("projects")))}
-        projects = [ProjectRecord(pid, name, raw) for pid, name, raw in self.project_list()]
-        yield Batch(projects=projects)
+        # A copy: the stored cursor must not change before a batch carrying it commits.
+        cursor = {
+            "projects": copy.deepcopy(obj(ctx.cursor.get("projects"))),
+            "deployments": copy.deepcopy(obj(ctx.cursor.get("deployments"))),
+        }
+        scopes, batch = self.project_scopes(ctx)
+        yield batch
+        yield from self.repoll(ctx)
+        for scope in scopes:
+            yield from self.scan_pipelines(ctx, cursor, scope)
+        yield from self.sync_agents()
+        yield from self.sync_deployments(cursor, scopes)
+        yield from self.sync_retention(scopes)
 
-        for stale in _chunks(ctx.unfinished, 20):
-            batch = Batch()
-            for build in stale:
-                try:
-                    record = self.attempt(
-                        batch, f"pipeline {build.external_id}", self.describe, build.external_id, previous=build
-                    )
-                except NotFound:
-                    batch.gone_builds.append(build.external_id)
-                    continue
-                if record:
-                    batch.builds.append(record)
-            yield batch
+    def project_scopes(self, ctx: SyncContext) -> tuple[list[Scope], Batch]:
+        """The projects to sync. When the list cannot be read, the projects we hold."""
+        held = {r["external_id"]: r["name"] for r in ctx.stored("project", ("external_id", "name"), gone=False)}
+        try:
+            scopes, batch = self.scopes("project_ids", self.list_projects)
+        except CONNECTION_ERRORS:
+            raise
+        except ProviderError as exc:
+            scopes = [Scope(pid, name) for pid, name in held.items()]
+            return scopes, Batch(problems=[f"projects: {exc}; the {len(scopes)} project(s) held are synced"])
+        configured = not batch.listings
+        batch.projects = [
+            ProjectRecord(s.external_id, held.get(s.external_id, s.name) if configured else s.name, s.raw)
+            for s in scopes
+        ]
+        return scopes, batch
 
-        for project in projects:
-            yield from self.scan_project(project.external_id, cursor, ctx)
-        yield from self.sync_agents(projects)
-        yield from self.sync_deployments(projects)
-        yield from self.sync_retention(projects)
-
-    def scan_project(self, project_id: str, cursor: dict, ctx: SyncContext) -> Iterator[Batch]:
-        state = dict(obj(cursor["projects"].get(project_id)))
+    def scan_pipelines(self, ctx: SyncContext, cursor: dict, scope: Scope) -> Iterator[Batch]:
+        project_id = scope.external_id
+        state = cursor["projects"].setdefault(project_id, {})
         hwm = state.get("hwm")
-        scan = dict(obj(state.get("scan"))) or {"page": 1, "top": hwm}
-        limit = None if hwm is not None else int(self.options.get("backfill_pages", 3))
-        while True:
-            page = int(scan["page"])
-            listed, more = self.client.pipelines(
-                project_id,
-                page=page,
-                page_size=PAGE_SIZE,
-                created_after=int(hwm) - 1 if hwm is not None else None,
-            )
-            batch = Batch()
-            listed = [obj(item) for item in listed]
-            finished = ctx.finished_ids([text(item.get("ppl_id")) for item in listed])
-            for item in listed:
-                ppl_id = text(item.get("ppl_id"))
-                if not ppl_id:
-                    batch.problems.append("a pipeline without ppl_id was skipped")
-                    continue
-                if ppl_id in finished:
-                    continue
-                created = timestamp(item.get("created_at"))
-                if created is not None and (scan["top"] is None or created.timestamp() > scan["top"]):
-                    scan["top"] = created.timestamp()
-                record = self.attempt(batch, f"pipeline {ppl_id}", self.describe, ppl_id)
-                if record:
-                    batch.builds.append(record)
-            done = not more or not listed or (limit is not None and page >= limit)
-            if done:
-                state = {"hwm": scan["top"] if scan["top"] is not None else hwm}
-            else:
-                scan["page"] = page + 1
-                state = {"hwm": hwm, "scan": dict(scan)}
-            cursor["projects"][project_id] = state
-            batch.cursor = {"projects": dict(cursor["projects"])}
-            yield batch
-            if done:
-                return
+        after = int(hwm) - 1 if isinstance(hwm, (int, float)) else None
 
-    def describe(self, ppl_id: str, previous: UnfinishedBuild | None = None) -> BuildRecord:
+        def fetch_page(page: Any) -> tuple[list, Any]:
+            return self.client.pipelines_page(project_id, page, created_after=after)
+
+        def item(data: dict) -> ScanItem | None:
+            ppl_id = text(data.get("ppl_id"))
+            if not ppl_id:
+                return None
+            created = timestamp(data.get("created_at"))
+            return ScanItem(created.timestamp() if created else float(hwm or 0), ppl_id, data)
+
+        yield from self.scan(
+            ctx,
+            cursor,
+            state,
+            what=f"pipelines of {scope.name}",
+            fetch_page=fetch_page,
+            item=item,
+            read=lambda entry: self.read_pipeline(entry.external_id, project_id=project_id),
+            reread=lambda ppl_id: self.read_pipeline(ppl_id, project_id=project_id),
+            backfill_pages=integer(self.options.get("backfill_pages")) or BACKFILL_PAGES,
+        )
+
+    def read_build(self, held: HeldBuild) -> BuildRecord | None:
+        return self.read_pipeline(held.external_id, held=held)
+
+    def read_pipeline(
+        self, ppl_id: str, *, held: HeldBuild | None = None, project_id: str | None = None
+    ) -> BuildRecord:
+        """The pipeline described with its blocks, the graph of its blocks, and each job's
+        detail when its state changed since we last read it."""
         body = self.client.pipeline(ppl_id, detailed=True)
-        ppl = obj(body.get("pipeline"))
-        raw = {"pipeline": ppl, "blocks": items(body.get("blocks"))}
-        topology = obj(previous.raw).get("topology") if previous else None
-        if not isinstance(topology, list):
+        topology = obj(held.raw).get("topology") if held else None
+        if not (isinstance(topology, list) and topology):
             try:
                 topology = self.client.topology(ppl_id)
             except CONNECTION_ERRORS:
                 raise
             except ProviderError:
-                topology = []  # the graph is a nicety; the build is still worth keeping
-        raw["topology"] = topology
-        raw_state = combined_state(ppl.get("state"), ppl.get("result"))
-        yml = "/".join(p for p in (text(ppl.get("working_directory")), text(ppl.get("yaml_file_name"))) if p)
-        project_id = text(ppl.get("project_id")) or (previous.project_id if previous else None)
-        message = text(ppl.get("commit_message"), 5000)
-        record = BuildRecord(
-            external_id=ppl_id,
-            state=normalise(raw_state, PIPELINE_STATES),
-            raw_state=raw_state,
-            created_at=timestamp(ppl.get("created_at")) or timestamp(ppl.get("pending_at")) or _epoch(),
-            project_id=project_id,
-            pipeline_id=f"{project_id}:{yml}" if project_id and yml else None,
-            title=(message.splitlines() or [""])[0][:500] or text(ppl.get("name")),
-            group_id=text(ppl.get("wf_id")),
-            branch=text(ppl.get("branch_name")),
-            commit_sha=text(ppl.get("commit_sha"), 64),
-            commit_message=message,
-            triggered_by="promotion"
-            if text(ppl.get("promotion_of"))
-            else text(obj(ppl.get("triggerer")).get("ppl_triggered_by")),
-            started_at=timestamp(ppl.get("running_at")),
-            finished_at=timestamp(ppl.get("done_at")),
-            web_url=self.web_url(ppl),
-            raw=raw,
+                topology = []  # the graph is a nicety; asked again next time
+        record = build_record(
+            body,
+            ppl_id,
+            topology=topology,
+            project_id=(held.project_id if held else None) or project_id,
+            base_url=self.connection.base_url,
         )
-        record.jobs = self.jobs_of(raw, previous)
+        known = held.jobs if held else {}
+        for job in record.jobs or []:
+            self.add_job_detail(job, known.get(job.external_id))
         return record
 
-    def jobs_of(self, raw: dict, previous: UnfinishedBuild | None) -> list[JobRecord]:
-        known = previous.jobs if previous else {}
-        block_deps = {
-            text(obj(t).get("name")): [text(d) for d in items(obj(t).get("dependencies"))] for t in raw["topology"]
-        }
-        ids_by_block: dict[str, list[str]] = {}
-        records: list[JobRecord] = []
-        position = 0
-        for block in raw["blocks"]:
-            block = obj(block)
-            block_name = text(block.get("name"))
-            for job in items(block.get("jobs")):
-                job = obj(job)
-                job_id = text(job.get("job_id"))
-                if not job_id:
-                    continue
-                ids_by_block.setdefault(block_name, []).append(job_id)
-                raw_state = combined_state(job.get("status"), job.get("result"))
-                record = JobRecord(
-                    external_id=job_id,
-                    name=text(job.get("name")) or job_id,
-                    state=normalise(raw_state, JOB_STATES),
-                    raw_state=raw_state,
-                    group=block_name,
-                    position=position,
-                    raw={"block_job": job},
-                )
-                position += 1
-                self.add_job_details(record, known.get(job_id))
-                records.append(record)
-        for record in records:
-            record.depends_on = [
-                dep_id for dep in block_deps.get(record.group, []) for dep_id in ids_by_block.get(dep, [])
-            ]
-        return records
-
-    def add_job_details(self, record: JobRecord, stored: dict | None) -> None:
-        """Timings and the job spec come from describe-job: fetched once the job runs and
-        once more when it finishes, then never again."""
-        stored_detail = obj(obj(stored).get("raw")).get("job") if stored else None
-        stored_state = obj(stored).get("state")
-        if (
-            record.state == State.QUEUED
-            or not self.options.get("job_details", True)
-            or (
-                stored_detail
-                and (stored_state == record.state or (stored_state == State.RUNNING and record.state == State.RUNNING))
-            )
-        ):
+    def add_job_detail(self, record: JobRecord, stored: dict | None) -> None:
+        """Timings and the spec come from describe-job: asked once the job runs and once
+        more when it has finished, then never again."""
+        stored_detail = obj(obj(stored).get("raw")).get("job") or None
+        unchanged = stored_detail is not None and obj(stored).get("state") == record.state
+        if record.state == State.QUEUED or not self.options.get("job_details", True) or unchanged:
+            add_detail(record, stored_detail)
+            return
+        try:
+            detail = self.describe_job(record.external_id)
+        except CONNECTION_ERRORS:
+            raise
+        except ProviderError:
             detail = stored_detail
+        add_detail(record, detail)
+
+    def describe_job(self, job_id: str) -> dict:
+        if self.jobs_api == "v2":
+            return {**self.client.job_v2(job_id), "_api": "v2"}
+        return self.client.job(job_id)
+
+    def sync_agents(self) -> Iterator[Batch]:
+        """Agent types and agents belong to the organisation; ``options["sync_agents"] =
+        False`` skips them (a token that may not see agents)."""
+        if not self.options.get("sync_agents", True):
+            return
+        batch = Batch()
+        types = self.attempt(batch, "self-hosted agent types", self.client.agent_types)
+        if types is not None:
+            rows = [r for r in map(agent_type_row, types) if r]
+            batch.rows += rows
+            batch.listings.append(Listing("agent_type", {r.external_id for r in rows}))
+        size = integer(self.options.get("agents_page_size"))
+        agents = self.attempt(
+            batch, "self-hosted agents", self.client.agents, page_size=size if size and size > 0 else AGENTS_PAGE_SIZE
+        )
+        if agents is not None:
+            rows = [r for r in map(agent_row, agents) if r]
+            batch.rows += rows
+            batch.listings.append(Listing("agent", {r.external_id for r in rows}))
+        yield batch
+
+    def sync_deployments(self, cursor: dict, scopes: list[Scope]) -> Iterator[Batch]:
+        """Per project the targets (a complete list is evidence), then each target's
+        history: newest pages on a first sync, later only what is newer than the newest
+        held, or than the oldest still pending (its final state is read again)."""
+        if not self.options.get("sync_deployments", True):
+            return
+        for scope in scopes:
+            batch = Batch()
+            listed = self.attempt(
+                batch, f"deployment targets of {scope.name}", self.client.deployment_targets, scope.external_id
+            )
+            if listed is None:
+                yield batch
+                continue
+            pairs = [(row, body) for body in listed if (row := target_row(body, scope.external_id))]
+            batch.rows += [row for row, _ in pairs]
+            batch.listings.append(
+                Listing("deployment_target", {row.external_id for row, _ in pairs}, {"project": scope.external_id})
+            )
+            yield batch
+            for row, body in pairs:
+                yield from self.sync_history(cursor, row.external_id, row.fields["name"], logins_of(body))
+
+    def sync_history(self, cursor: dict, target_id: str, name: str, logins: dict[str, str]) -> Iterator[Batch]:
+        state = dict(obj(cursor["deployments"].get(target_id)))
+        newest, pending = integer(state.get("newest")), integer(state.get("pending"))
+        if newest is None:
+            start, follow = ("FIRST", None), "before"
+            limit = integer(self.options.get("deployment_backfill_pages")) or HISTORY_BACKFILL_PAGES
         else:
+            start, follow = ("AFTER", (pending - 1) if pending else newest), "after"
+            limit = None
+
+        def fetch(position: Any) -> tuple[list, Any]:
+            kind, value = position or start
+            page = self.client.deployment_history(target_id, cursor_type=kind, cursor_value=value)
+            following = getattr(page, f"cursor_{follow}")
+            return page.deployments, (follow.upper(), following) if following else None
+
+        seen: list[int] = []
+        still_pending: list[int] = []
+        pages = self.client.paged(fetch, what=f"deployment history of {name}")
+        for number in range(limit or 1_000_000):
+            batch = Batch()
             try:
-                detail = self.describe_job(record.external_id)
+                deployments, _ = next(pages)
+            except StopIteration:
+                if newest is None and not seen and number:
+                    # Nothing deployed yet: from now on ask only for what is newer.
+                    cursor["deployments"][target_id] = {"newest": 0, "pending": None}
+                    yield Batch(cursor=copy.deepcopy(cursor))
+                break
             except CONNECTION_ERRORS:
                 raise
-            except ProviderError:
-                detail = stored_detail
-        if not isinstance(detail, dict):
+            except ProviderError as exc:
+                batch.problems.append(f"deployment history of {name}: {exc}")
+                yield batch
+                break
+            for body in deployments:
+                row = deployment_row(body, target_id, logins)
+                if row is None:
+                    continue
+                batch.rows.append(row)
+                when = row.fields["triggered_at"]
+                if when is not None:
+                    seen.append(micros(when))
+                    if row.fields["raw_state"].upper() == "PENDING":
+                        still_pending.append(micros(when))
+            if seen:
+                cursor["deployments"][target_id] = {
+                    "newest": max([*seen, newest or 0]),
+                    "pending": min(still_pending) if still_pending else None,
+                }
+                batch.cursor = copy.deepcopy(cursor)
+            yield batch
+
+    def sync_retention(self, scopes: list[Scope]) -> Iterator[Batch]:
+        if not self.options.get("sync_retention", True):
             return
-        record.raw["job"] = detail
-        times = dict((job_view(detail) or {}).get("timeline", []))  # either jobs API shape
-        record.created_at = times.get("created")
-        record.started_at = times.get("started")
-        record.finished_at = times.get("finished")
+        batch = Batch()
+        for scope in scopes:
+            body = self.attempt(
+                batch, f"retention policy of {scope.name}", self.client.retention_policy, scope.external_id
+            )
+            if body is not None:
+                batch.rows.append(policy_row(scope.external_id, body))
+        yield batch
 
-    def web_url(self, ppl: dict) -> str:
-        wf_id, ppl_id = text(ppl.get("wf_id")), text(ppl.get("ppl_id"))
-        if not wf_id:
-            return ""
-        return f"{self.connection.base_url.rstrip('/')}/workflows/{wf_id}?pipeline_id={ppl_id}"
+    # Logs ----------------------------------------------------------------------------------
+    def log_origins(self) -> list[str]:
+        origins = self.options.get("log_origins")
+        return [o for o in origins if isinstance(o, str)] if isinstance(origins, list) else []
 
-    # Panels ------------------------------------------------------------------------------
-    def panel_context(self, target, request, name: str) -> dict:
-        if name == "build_panel":
-            return {"promotions": self.client.promotions(target.external_id)}
-        if name == "job_panel":
-            return {"spec": job_view(target.raw.get("job") if isinstance(target.raw, dict) else None)}
-        if name == "connection_extra":
-            return {"active_jobs": [active_job_row(j) for j in self.active_jobs()[:50]], "jobs_api": self.jobs_api}
-        if name == "project_extra":
-            return self.pipeline_search_context(target, request)
-        if name == "connection_panel":
-            return connection_panel_context(self, target, request)
-        if name == "project_panel":
-            return project_panel_context(self, target, request)
-        return {}
-
-    # Logs ------------------------------------------------------------------------------
     def fetch_log(self, job: Job, cursor: dict) -> LogPiece:
-        seen = integer(cursor.get("events")) or 0
         try:
-            response = self.job_log_response(job.external_id)
+            response = self.client.job_log(job.external_id, self.jobs_api)
         except NotFound:
             # Not started yet, or it never ran: nothing to show so far.
             return LogPiece("", cursor, complete=job.finished)
         if response.is_redirect:
-            # Self-hosted agents' logs live behind a tokenised URL; it is plain text.
-            location = response.headers.get("location", "")
-            raw_text = self.client.http.get(location).text if location else ""
-            return LogPiece(raw_text, {"events": seen, "redirect": True}, complete=True)
-        events = items(obj(self.client.parse_json(response)).get("events"))
-        new = events[seen:]
-        exit_code = None
-        complete = False
-        for event in new:
-            event = obj(event)
-            if event.get("event") == "cmd_finished" and integer(event.get("exit_code")):
-                exit_code = integer(event.get("exit_code"))
-            if event.get("event") == "job_finished":
-                complete = True
-        return LogPiece(render_events(new), {"events": len(events)}, complete=complete, exit_code=exit_code)
+            response = follow_log_redirect(self.client, response.headers.get("location", ""), self.log_origins())
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if isinstance(body, dict) and isinstance(body.get("events"), list):
+            events = body["events"]
+            seen = min(integer(cursor.get("events")) or 0, len(events))
+            complete = any(obj(e).get("event") == "job_finished" for e in events)
+            return LogPiece(
+                render_events(events, seen),
+                {"events": len(events)},
+                complete=complete,
+                exit_code=exit_code_of(events[seen:]),
+            )
+        # A log store may answer plain text.
+        raw = response.text
+        shown = min(integer(cursor.get("chars")) or 0, len(raw))
+        return LogPiece(raw[shown:], {"chars": len(raw)}, complete=job.finished)
 
 
-def render_events(events: list) -> str:
-    """Semaphore's log events as terminal text: each command as a bold header, its output
-    as sent, a non-zero exit code in red."""
-    out: list[str] = []
-    for event in events:
-        event = obj(event)
-        kind = event.get("event")
-        if kind == "cmd_started":
-            out.append(f"\x1b[1m$ {text(event.get('directive'), 2000)}\x1b[0m\n")
-        elif kind == "cmd_output":
-            out.append(text(event.get("output"), 1_000_000))
-        elif kind == "cmd_finished":
-            code = integer(event.get("exit_code"))
-            if code:
-                out.append(f"\x1b[31mexit code {code}\x1b[0m\n")
-        elif kind == "job_finished":
-            out.append(f"\x1b[2mJob {text(event.get('result')) or 'finished'}\x1b[0m\n")
-    return "".join(out)
-
-
-def _chunks(seq: list, size: int) -> Iterator[list]:
-    for i in range(0, len(seq), size):
-        yield seq[i : i + size]
-
-
-def _epoch():
-    from datetime import UTC, datetime
-
-    return datetime(1970, 1, 1, tzinfo=UTC)
+__all__ = ["SemaphoreAdapter", "micros"]

@@ -1,5 +1,7 @@
 """The simulated Semaphore's write side for workflows, pipelines, promotions and YAML
-validation (semaphore.md sections 5-7); mixed into SemaphoreSimulator.
+validation (docs/providers/semaphore.md, "Workflows", "Pipelines", "Promotions"); mixed
+into SemaphoreSimulator. A partial rebuild is refused, in the real server's words, for a
+pipeline that passed or is not done.
 
 Assumptions where the docs are silent:
 - promoting a failed or still running pipeline without ``override=true`` answers 400
@@ -122,6 +124,11 @@ class WorkflowActionsSimMixin:
             return json_string("Missing required post parameter request_token.", 400)
         if token in self.rerun_tokens:
             return self.json({"pipeline_id": self.rerun_tokens[token][1], "message": ""})
+        t = self.now()
+        if ppl.state(t) != "done":
+            return json_string("Only pipelines which are in done state can be partial rebuilt.", 400)
+        if ppl.result(t)[0] == "passed":
+            return json_string("Pipelines which passed can not be partial rebuilt.", 400)
         wf = self.workflows[ppl.wf_id]
         new = self.create_pipeline(wf, created=self.now(), yml_file=ppl.yml_file, key=("rebuild", token), name=ppl.name)
         new.partial_rerun_of = ppl.id
@@ -161,7 +168,8 @@ class WorkflowActionsSimMixin:
                 state = target.state(t)
                 item["status"] = target.result(t)[0] if state == "done" else "processing"
         chunk, headers = self.paginate(request, items, default_size=10)
-        return self.json(chunk, headers=headers)
+        shown = [{**item, "status": self.odd_enum(item["status"], "something_new")} for item in chunk]
+        return self.json(self.listing(shown), headers=headers)
 
     def trigger_promotion(self, request: Request) -> Response:
         params = request_body(request)
@@ -190,7 +198,7 @@ class WorkflowActionsSimMixin:
             {
                 "name": name,
                 "status": "processing",
-                "triggered_by": "API",
+                "triggered_by": self.api_user(),
                 "override": override,
                 "triggered_at": {"seconds": int(t), "nanos": 0},
                 "scheduled_at": {"seconds": int(t), "nanos": 0},
@@ -206,7 +214,11 @@ class WorkflowActionsSimMixin:
             if target.get("project_id") == ppl.project_id and target.get("name") == name:
                 record = getattr(self, "record_deployment", None)
                 if record:
-                    record(target["id"], new_ppl_id, "API", [{"name": k, "value": v} for k, v in env.items()])
+                    record(target["id"], new_ppl_id, self.api_user(), [{"name": k, "value": v} for k, v in env.items()])
+
+    def api_user(self) -> str:
+        """The user whose token calls the API."""
+        return getattr(self, "members", {}).get("semaphore-api") or self.uuid("user", "semaphore-api")
 
     def text_error(self, body: str, status: int) -> Response:
         return Response(body, status=status, mimetype="text/plain")

@@ -1,21 +1,19 @@
-"""The simulated Semaphore's self-hosted agent types and agents (semaphore.md section 8,
-seed 002 "Self-hosted agent types"/"Self-hosted agents"); mixed into SemaphoreSimulator.
+"""The simulated Semaphore's self-hosted agent types and agents (docs/providers/
+semaphore.md, "Self-hosted agents"); mixed into SemaphoreSimulator.
 
-Shapes follow Semaphore's public API formatter (``self_hosted_hub_client``): unix-second
-integers, ``""`` for a zero timestamp, ``aws`` null unless set, ``disabled_at`` only on
-disabled agents, the registration token only in the create answer, agents paged by an
-opaque body ``cursor`` (``""`` on the last page, default page size 200).
+Shapes follow Semaphore's public API formatter: unix-second integers (agent types always
+carry both times), ``aws`` null unless set, ``disabled_at`` only on disabled agents, the
+registration token only in the create answer, agents paged by an opaque body ``cursor``
+(``""`` on the last page, default page size 200). Checks and their words follow
+Semaphore's self-hosted hub: names match ``^s1-[a-zA-Z0-9-_]+$``, ``release_after`` is 0
+or at least 60, an unknown type or agent is a JSON string ("agent type not found").
 
 Agents alternate between ``waiting_for_job`` and ``running_job`` on a fixed rhythm of the
 clock. Disabling (``disable_all``, ``only_idle`` true by default) stamps ``disabled_at``;
 the agent then leaves: an idle one ``LEAVE_AFTER`` seconds later, a busy one once its job
 is over.
 
-Assumptions where the docs are silent (errors are plumber's JSON strings):
-- agent type names must start with ``s1-``; a taken name is refused;
-- ``assignment_origin_aws_sts`` needs both the AWS account id and role name patterns;
-  ``release_after`` must be a whole number >= 0;
-- an agent type that still has agents cannot be deleted;
+Assumptions where the docs are silent:
 - an unknown ``agent_type`` filter lists no agents; a malformed ``cursor`` is refused.
 - ``agents_denied = True`` makes every endpoint answer 401 ``Permission denied`` (a token
   that may see the organisation but not its agents)."""
@@ -25,6 +23,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from dataclasses import dataclass, field
 
 from werkzeug.routing import Rule
@@ -35,6 +34,8 @@ from .http import json_string, request_body, text
 V1 = "/api/v1alpha"
 ORIGINS = ("assignment_origin_agent", "assignment_origin_aws_sts")
 LEAVE_AFTER = 5.0
+NAME = re.compile(r"^s1-[a-zA-Z0-9-_]+$")
+MIN_RELEASE_AFTER = 60
 DEFAULT_PAGE_SIZE = 200
 # name, assignment origin, release_after, aws settings, agents at start
 SEEDED_TYPES = (
@@ -61,7 +62,7 @@ class SimAgentType:
     release_after: int
     aws: dict | None
     created: float
-    updated: float  # 0: never updated, rendered as ""
+    updated: float
     token: str = field(repr=False, default="")
 
 
@@ -99,7 +100,7 @@ class AgentsSimMixin:
         self.agents_denied = False
         for n, (name, origin, release_after, aws, count) in enumerate(SEEDED_TYPES):
             created = self.start - 86400 * (30 - n)
-            updated = 0.0 if name == "s1-macos" else created + 3600
+            updated = created if name == "s1-macos" else created + 3600
             self.agent_types[name] = SimAgentType(
                 name, origin, release_after, dict(aws) if aws else None, created, updated, self.sh_token(name, created)
             )
@@ -191,15 +192,26 @@ class AgentsSimMixin:
         settings = settings if isinstance(settings, dict) else {}
         origin = settings.get("assignment_origin", "assignment_origin_agent")
         if origin not in ORIGINS:
-            return json_string(f"invalid assignment_origin '{origin}'")
+            return json_string("assignment origin not supported")
         release_after = settings.get("release_after", 0)
-        if isinstance(release_after, bool) or not isinstance(release_after, int) or release_after < 0:
-            return json_string("release_after must be a whole number of seconds, 0 or more")
+        if isinstance(release_after, bool) or not isinstance(release_after, int):
+            return json_string("release_after must be a whole number of seconds")
+        if release_after < 0:
+            return json_string(f"name release hold must be 0 or greater than {MIN_RELEASE_AFTER}")
+        if 0 < release_after < MIN_RELEASE_AFTER:
+            return json_string(f"name release hold must be greater than {MIN_RELEASE_AFTER}")
         aws = settings.get("aws") if isinstance(settings.get("aws"), dict) else None
-        if origin == "assignment_origin_aws_sts" and not (
-            aws and str(aws.get("account_id") or "").strip() and str(aws.get("role_name_patterns") or "").strip()
-        ):
-            return json_string("AWS account ID and role name patterns are required for assignment_origin_aws_sts")
+        if origin == "assignment_origin_agent" and aws and str(aws.get("account_id") or ""):
+            return json_string("AWS account ID is not allowed for ASSIGNMENT_ORIGIN_AGENT")
+        if origin == "assignment_origin_agent" and aws and str(aws.get("role_name_patterns") or ""):
+            return json_string("AWS role name patterns are not allowed for ASSIGNMENT_ORIGIN_AGENT")
+        if origin == "assignment_origin_aws_sts":
+            if aws is None:
+                return json_string("AWS information missing")
+            if not str(aws.get("account_id") or "").strip():
+                return json_string("AWS account cannot be empty")
+            if not str(aws.get("role_name_patterns") or "").strip():
+                return json_string("AWS role name patterns cannot be empty")
         if aws:
             aws = {
                 "account_id": str(aws.get("account_id") or ""),
@@ -212,7 +224,7 @@ class AgentsSimMixin:
         if self.agents_denied:
             return text("Permission denied", 401)
         types = sorted(self.agent_types.values(), key=lambda a: a.name)
-        return self.json({"agent_types": [self.sh_type_json(a) for a in types]})
+        return self.json(self.listing({"agent_types": [self.sh_type_json(a) for a in types]}, "agent_types"))
 
     def sh_create_type(self, request: Request) -> Response:
         if self.agents_denied:
@@ -221,10 +233,11 @@ class AgentsSimMixin:
         name = (body.get("metadata") or {}).get("name") if isinstance(body.get("metadata"), dict) else None
         if not name:
             return json_string("Name must be provided")
-        if not isinstance(name, str) or not name.startswith("s1-") or len(name) <= 3:
-            return json_string("The agent type name must start with 's1-'")
+        if not isinstance(name, str) or not NAME.match(name.strip(" ")):
+            return json_string(f"The agent type name '{name}' is invalid: must follow the pattern {NAME.pattern}")
+        name = name.strip(" ")
         if name in self.agent_types:
-            return json_string(f"The agent type name '{name}' is already taken")
+            return json_string("agent type name must by unique in the organization")
         settings = self.sh_settings(body, None)
         if isinstance(settings, Response):
             return settings
@@ -237,8 +250,8 @@ class AgentsSimMixin:
         if self.agents_denied:
             return text("Permission denied", 401)
         agent_type = self.agent_types.get(name)
-        if agent_type is None:
-            return text("Not found", 404)
+        if agent_type is None or self.detail_missing():
+            return json_string("agent type not found", 404)
         return self.json(self.sh_type_json(agent_type))
 
     def sh_update_type(self, request: Request, name: str) -> Response:
@@ -246,7 +259,7 @@ class AgentsSimMixin:
             return text("Permission denied", 401)
         agent_type = self.agent_types.get(name)
         if agent_type is None:
-            return text("Not found", 404)
+            return json_string("agent type not found", 404)
         body = request_body(request)
         if not isinstance(body.get("metadata"), dict) or not body["metadata"].get("name"):
             return json_string("Name must be provided")
@@ -261,10 +274,9 @@ class AgentsSimMixin:
         if self.agents_denied:
             return text("Permission denied", 401)
         if name not in self.agent_types:
-            return text("Not found", 404)
-        left = len(self.connected_agents(name))
-        if left:
-            return json_string(f"Agent type {name} still has {left} connected agent(s); disable them first")
+            return json_string("agent type not found", 404)
+        if self.connected_agents(name):
+            return json_string("can't delete agent type with existing agents")
         del self.agent_types[name]
         return self.json({})
 
@@ -272,7 +284,7 @@ class AgentsSimMixin:
         if self.agents_denied:
             return text("Permission denied", 401)
         if name not in self.agent_types:
-            return text("Not found", 404)
+            return json_string("agent type not found", 404)
         value = request_body(request).get("only_idle", True)
         if value in (True, "true"):
             only_idle = True
@@ -305,18 +317,27 @@ class AgentsSimMixin:
                 start_name = base64.urlsafe_b64decode(cursor.encode()).decode()
             except (binascii.Error, UnicodeDecodeError, ValueError):
                 return json_string("Invalid cursor")
-            agents = [a for a in agents if a.name >= start_name]
+            position = next((i for i, a in enumerate(agents) if a.name >= start_name), len(agents))
+            if position >= size and self.page_repeats():
+                position -= size
+            agents = agents[position:]
         page, rest = agents[:size], agents[size:]
-        next_cursor = base64.urlsafe_b64encode(rest[0].name.encode()).decode() if rest else ""
-        return self.json({"agents": [self.sh_agent_json(a) for a in page], "cursor": next_cursor})
+        if rest:
+            next_cursor = base64.urlsafe_b64encode(rest[0].name.encode()).decode()
+        elif self.pages_endless():
+            next_cursor = base64.urlsafe_b64encode(b"~" + (page[-1].name.encode() if page else b"")).decode()
+        else:
+            next_cursor = ""
+        body = {"agents": [self.sh_agent_json(a) for a in page], "cursor": next_cursor}
+        return self.json(self.listing(body, "agents"))
 
     def sh_describe_agent(self, request: Request, name: str) -> Response:
         if self.agents_denied:
             return text("Permission denied", 401)
         self.connected_agents()
         agent = self.sh_agents.get(name)
-        if agent is None:
-            return text("Not found", 404)
+        if agent is None or self.detail_missing():
+            return json_string("agent not found", 404)
         return self.json(self.sh_agent_json(agent))
 
 

@@ -1,11 +1,17 @@
-"""The simulated Semaphore's deployment targets and their history (semaphore.md section 9,
-seed 002 "Deployment targets"); mixed into SemaphoreSimulator.
+"""The simulated Semaphore's deployment targets and their history (docs/providers/
+semaphore.md, "Deployment targets"); mixed into SemaphoreSimulator.
 
-Shapes and checks follow Semaphore's public API (``deployments_client``): targets as
-bare JSON with ISO timestamps (``"2023-06-08T07:48:27.000000Z"``, ``""`` when zero),
-``active`` = not cordoned, ``unique_token`` UUIDs making create/update/delete idempotent,
-handler errors as JSON strings, ``Not found``/``Project not found``/``Permission denied``
-as plain text. History pages hold at most 10 deployments, newest first.
+Shapes and checks follow Semaphore's public API: targets as bare JSON with ISO
+timestamps (``"2023-06-08T07:48:27.000000Z"``, ``""`` when zero), ``active`` = not
+cordoned, ``unique_token`` UUIDs making create/update/delete idempotent, handler errors
+and an unknown target as JSON strings, ``Project not found``/``Permission denied`` as
+plain text. An update changes only the fields it sends. ``include_secrets=true`` adds the
+env vars and files with hidden values (an MD5 of each); an update that sends such a
+value back keeps the old one. USER subject rules given by ``git_login`` are resolved to
+the member's id (an unknown login is refused) and answered with the login alongside.
+History pages hold at most 10 deployments, newest first; ``parameter1..3`` filter on the
+values of the target's bookmark parameters (a regular expression, a ``*`` pattern or an
+exact value).
 
 Every project starts with the targets "Production" and "Staging" (the names of the
 core simulator's promotions, so promoting adds to their history through
@@ -28,6 +34,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -48,6 +56,30 @@ CURSOR_TYPES = ("FIRST", "AFTER", "BEFORE")
 # name, seeded history length, url
 SEEDED_TARGETS = (("Production", 23, "https://acme.example.com"), ("Staging", 7, "https://staging.acme.example.com"))
 EDITABLE = ("description", "url", "bookmark_parameter1", "bookmark_parameter2", "bookmark_parameter3")
+# Members of the organisation, by git login (resolving USER subject rules).
+MEMBERS = ("alice", "bob", "semaphore-api")
+REGEX_CHARS = re.compile(r"[\.\+\?\[\]\{\}\|\\]")
+
+
+def hidden(value: str) -> str:
+    """How Semaphore shows a secret value it will not give back: its MD5, hex."""
+    return hashlib.md5(value.encode(), usedforsecurity=False).hexdigest()
+
+
+def pattern_matches(pattern: str, value: str) -> bool:
+    """History's parameter filters: a regular expression (whole value), else a ``*``
+    pattern, else the exact value."""
+    if REGEX_CHARS.search(pattern):
+        try:
+            return re.fullmatch(pattern, value) is not None
+        except re.error:
+            pass
+    if "*" in pattern or "%" in pattern:
+        like = "".join(".*" if c in "*%" else re.escape(c) for c in pattern)
+        return re.fullmatch(like, value, re.DOTALL) is not None
+    return pattern == value
+
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -78,12 +110,21 @@ class DeploymentsSimMixin:
         self.dt_history: dict[str, list[dict]] = {}  # target id -> deployments, oldest first
         self.dt_tokens: dict[str, tuple[str, str]] = {}  # unique_token -> (operation, target id)
         self.denied_projects: set[str] = set()
-        self.dt_users = [self.uuid("user", "alice"), self.uuid("user", "bob")]
+        self.members = {login: self.uuid("user", login) for login in MEMBERS}
+        self.dt_users = [self.members["alice"], self.members["bob"]]
         for project in self.projects.values():
             for name, count, url in SEEDED_TARGETS:
+                fields = {"name": name, "url": url, "description": f"{name} of {project.name}"}
+                if name == "Production":
+                    fields["bookmark_parameter1"] = "MESSAGE"
+                    fields["subject_rules"] = [
+                        {"type": "USER", "subject_id": self.members["alice"]},
+                        {"type": "USER", "subject_id": self.members["bob"]},
+                        {"type": "AUTO", "subject_id": ""},
+                    ]
                 target = self.new_target(
                     project.id,
-                    {"name": name, "url": url, "description": f"{name} of {project.name}"},
+                    fields,
                     at=self.start - 86400 * 20,
                     key=("seeded", project.index, name),
                     by=self.dt_users[0],
@@ -134,7 +175,7 @@ class DeploymentsSimMixin:
                 target[name] = str(fields[name])
         if fields.get("subject_rules") is not None:
             target["subject_rules"] = [
-                {"type": str(r["type"]).upper(), "subject_id": str(r.get("subject_id") or r.get("git_login") or "")}
+                {"type": str(r["type"]).upper(), "subject_id": str(r.get("subject_id") or "")}
                 for r in fields["subject_rules"]
             ]
         if fields.get("object_rules") is not None:
@@ -147,13 +188,42 @@ class DeploymentsSimMixin:
                 for r in fields["object_rules"]
             ]
         if fields.get("env_vars") is not None:
+            old = {e["name"]: e["value"] for e in target["_env_vars"]}
+            values = {str(e.get("name")): str(e.get("value", "")) for e in fields["env_vars"]}
             target["_env_vars"] = [
-                {"name": str(e.get("name")), "value": str(e.get("value", ""))} for e in fields["env_vars"]
+                {"name": name, "value": old[name] if name in old and value.lower() == hidden(old[name]) else value}
+                for name, value in values.items()
             ]
         if fields.get("files") is not None:
+            old_files = dict(target["_files"])
+            sent = {str(f.get("path")): str(f.get("content", "")) for f in fields["files"]}
             target["_files"] = {
-                str(f.get("path")): base64.b64decode(str(f.get("content", ""))) for f in fields["files"]
+                path: old_files[path] if path in old_files and content.lower() == hidden(old_files[path]) else content
+                for path, content in sent.items()
             }
+
+    def resolve_subject_rules(self, rules, project_id: str) -> list[dict] | Response | None:
+        """USER rules by ``git_login`` become the member's id; an unknown login or a user
+        who is not a member is refused, in Semaphore's words."""
+        if rules is None:
+            return None
+        by_id = {user_id: login for login, user_id in self.members.items()}
+        resolved = []
+        for rule in rules:
+            rule = dict(rule)
+            if str(rule.get("type") or "").upper() == "USER":
+                if not rule.get("subject_id"):
+                    login = str(rule.get("git_login") or "")
+                    if login not in self.members:
+                        return json_string(f"handle {login} can't be used as subject id")
+                    rule["subject_id"] = self.members[login]
+                elif str(rule["subject_id"]).lower() not in by_id:
+                    return json_string(
+                        f"user {str(rule['subject_id'])!r} can't be added to subject rules for project "
+                        f"{project_id!r} and organization {self.uuid('org')!r}".replace("'", '"')
+                    )
+            resolved.append(rule)
+        return resolved
 
     def seed_history(self, target: dict, count: int) -> None:
         ppls = sorted(
@@ -208,6 +278,20 @@ class DeploymentsSimMixin:
             "ref_type": ref[0],
             "ref_label": ref[1],
             "failed": failed,
+            # The values of the target's bookmark parameters at the time, for filtering.
+            "params": [
+                next(
+                    (
+                        str(e.get("value", ""))
+                        for e in env_vars
+                        if e.get("name") == target.get(f"bookmark_parameter{n}")
+                    ),
+                    "",
+                )
+                if target.get(f"bookmark_parameter{n}")
+                else ""
+                for n in (1, 2, 3)
+            ],
         }
         history.append(deployment)
         return deployment
@@ -253,7 +337,7 @@ class DeploymentsSimMixin:
             "can_requester_rerun": True,
         }
 
-    def dt_json(self, target: dict) -> dict:
+    def dt_json(self, target: dict, *, secrets: bool = False) -> dict:
         syncing = self.now() < target["_usable_at"]
         state = "CORDONED" if target["_cordoned"] else "SYNCING" if syncing else "USABLE"
         history = self.dt_history.get(target["id"]) or []
@@ -264,9 +348,21 @@ class DeploymentsSimMixin:
             state=self.odd_enum(state),
             last_deployment=self.dt_deployment_json(history[-1]) if history else None,
             active=not target["_cordoned"],
-            subject_rules=[dict(r) for r in target["subject_rules"]],
+            subject_rules=[self.subject_rule_json(r) for r in target["subject_rules"]],
             object_rules=[dict(r) for r in target["object_rules"]],
         )
+        if secrets:
+            body["env_vars"] = [{"name": e["name"], "value": hidden(e["value"])} for e in target["_env_vars"]]
+            body["files"] = [{"path": path, "content": hidden(content)} for path, content in target["_files"].items()]
+        return body
+
+    def subject_rule_json(self, rule: dict) -> dict:
+        """USER rules carry the member's git login alongside their id."""
+        body = dict(rule)
+        if rule["type"] == "USER":
+            login = {user_id: login for login, user_id in self.members.items()}.get(rule["subject_id"])
+            if login:
+                body["git_login"] = login
         return body
 
     # Access --------------------------------------------------------------------------------
@@ -287,7 +383,7 @@ class DeploymentsSimMixin:
             return json_string("target_id must be a valid UUID")
         target = self.targets.get(target_id)
         if target is None:
-            return text("Not found", 404)
+            return json_string("Not found", 404)
         return self.project_refusal(target["project_id"]) or target
 
     def dt_check_fields(self, params: dict, creating: bool) -> Response | None:
@@ -346,7 +442,7 @@ class DeploymentsSimMixin:
             (t for t in self.targets.values() if t["project_id"] == project_id and (name is None or t["name"] == name)),
             key=lambda t: t["name"],
         )
-        return self.json([self.dt_json(t) for t in targets])
+        return self.json(self.listing([self.dt_json(t) for t in targets]))
 
     def dt_create(self, request: Request) -> Response:
         params = {**request.args.to_dict(), **request_body(request)}
@@ -364,13 +460,24 @@ class DeploymentsSimMixin:
                 return self.json(self.dt_json(target))
         if any(t["project_id"] == project_id and t["name"] == name for t in self.targets.values()):
             return json_string(f"deployment target name '{name}' is already used in this project")
-        target = self.new_target(project_id, params, at=self.now(), key=("api", token), by=self.uuid("user", "api"))
+        rules = self.resolve_subject_rules(params.get("subject_rules"), project_id)
+        if isinstance(rules, Response):
+            return rules
+        params = {**params, "subject_rules": rules}
+        target = self.new_target(
+            project_id, params, at=self.now(), key=("api", token), by=self.members["semaphore-api"]
+        )
         self.dt_tokens[token] = ("create", target["id"])
         return self.json(self.dt_json(target))
 
     def dt_describe(self, request: Request, target_id: str) -> Response:
         found = self.dt_find(target_id)
-        return found if isinstance(found, Response) else self.json(self.dt_json(found))
+        if isinstance(found, Response):
+            return found
+        if self.detail_missing():
+            return json_string("Not found", 404)
+        secrets = str(request.args.get("include_secrets", "")).lower() in ("true", "yes")
+        return self.json(self.dt_json(found, secrets=secrets))
 
     def dt_update(self, request: Request, target_id: str) -> Response:
         params = request_body(request)
@@ -391,9 +498,12 @@ class DeploymentsSimMixin:
             for t in self.targets.values()
         ):
             return json_string(f"deployment target name '{name}' is already used in this project")
-        self.apply_target_fields(found, params)
+        rules = self.resolve_subject_rules(params.get("subject_rules"), found["project_id"])
+        if isinstance(rules, Response):
+            return rules
+        self.apply_target_fields(found, {**params, "subject_rules": rules})
         t = self.now()
-        found.update(_updated=t, _usable_at=t + SYNC_SECONDS, updated_by=self.uuid("user", "api"))
+        found.update(_updated=t, _usable_at=t + SYNC_SECONDS, updated_by=self.members["semaphore-api"])
         self.dt_tokens[token] = ("update", target_id)
         return self.json(self.dt_json(found))
 
@@ -440,12 +550,14 @@ class DeploymentsSimMixin:
         except ValueError:
             return json_string(f"Invalid value of 'cursor_value' param: \"{raw_value}\" - needs to be integer.")
         ref_type, label, by = (args.get(k) or "" for k in ("git_ref_type", "git_ref_label", "triggered_by"))
+        patterns = [(args.get(f"parameter{n}") or "").strip() for n in (1, 2, 3)]
         matching = [
             d
             for d in self.dt_history.get(target_id, [])
             if (not ref_type or d["ref_type"] == ref_type.lower())
             and (not label or d["ref_label"] == label)
             and (not by or d["triggered_by"] == by)
+            and all(not p or pattern_matches(p, v) for p, v in zip(patterns, d["params"], strict=True))
         ]  # oldest first
         if cursor_type == "FIRST":
             page = matching[-PAGE:]
@@ -453,15 +565,19 @@ class DeploymentsSimMixin:
             page = [d for d in matching if d["us"] < value][-PAGE:]
         else:
             page = [d for d in matching if d["us"] > value][:PAGE]
+        if cursor_type == "BEFORE" and self.page_repeats():
+            page = [d for d in matching if d["us"] >= value][:PAGE]  # the page that pointed here, again
         before = page[0]["us"] if page and matching[0]["us"] < page[0]["us"] else 0
         after = page[-1]["us"] if page and matching[-1]["us"] > page[-1]["us"] else 0
-        return self.json(
-            {
-                "deployments": [self.dt_deployment_json(d) for d in reversed(page)],
-                "cursor_before": before,
-                "cursor_after": after,
-            }
-        )
+        if self.pages_endless():
+            before = before or (page[0]["us"] if page else value or 1)
+            after = after or (page[-1]["us"] if page else value or 1)
+        body = {
+            "deployments": [self.dt_deployment_json(d) for d in reversed(page)],
+            "cursor_before": before,
+            "cursor_after": after,
+        }
+        return self.json(self.listing(body, "deployments"))
 
 
 __all__ = ["DeploymentsSimMixin"]

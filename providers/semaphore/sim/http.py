@@ -1,4 +1,6 @@
-"""How the simulated Semaphore answers and reads requests, shared by its endpoint mixins."""
+"""How the simulated Semaphore answers and reads requests, shared by its endpoint mixins
+(docs/providers/semaphore.md, "Auth and errors": plain text from the authorization layer,
+JSON strings from the handlers)."""
 
 from __future__ import annotations
 

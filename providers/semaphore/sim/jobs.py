@@ -1,15 +1,17 @@
-"""The simulated Semaphore's jobs API, in both shapes (semaphore.md sections 3 and 4):
-v1alpha (grpc-gateway JSON, int64 times as strings, ``page_token`` paging, grpc error
-bodies) and the seed-000 v2 resource, which no Semaphore server serves; here it follows
-the v2 conventions of section 1.3 (token paging with ``link``/``next-page-token``
-headers, ``{"message", "documentation_url"}`` 404s, JSON:API-style 422s).
+"""The simulated Semaphore's jobs API, in both shapes (docs/providers/semaphore.md,
+"Jobs (v1alpha)" and "Jobs (v2)"): v1alpha (grpc-gateway JSON, int64 times as strings,
+``page_token`` paging, grpc error bodies) and the v2 jobs resource, which no Semaphore
+server serves; here it follows Semaphore's v2 conventions (token paging with
+``link``/``next-page-token`` headers, ``{"message", "documentation_url"}`` 404s,
+JSON:API-style 422s). Only jobs whose block was scheduled exist; a job created through
+the API keeps and shows the spec it was sent.
 
-Assumptions for v2 (the RFC leaves them open): the resource has no apiVersion/kind
-wrapper (seed 000 shows none); ``state`` filter takes the v1alpha state names; create
-takes the resource shape (``metadata.name``, ``metadata.project.id``, ``spec``);
-terminate answers the resource; ``log_events`` answers v1alpha's ``{"events": [...]}``;
-``debug_ssh_key`` answers ``{"key"}``; debug takes ``{"agent": {"machine": {...}},
-"execution_time_limit": seconds}``. The v2 routes can be switched off
+Assumptions for v2 (docs/providers/semaphore.md, "Jobs (v2)"): no apiVersion/kind
+wrapper; the ``state`` filter takes the v1alpha state names; create takes the resource
+shape (``metadata.name``, ``metadata.project.id``, ``spec``); terminate answers the
+resource; ``log_events`` answers v1alpha's ``{"events": [...]}`` (or the log store's
+redirect); ``debug_ssh_key`` answers ``{"key"}``; debug takes ``{"agent": {"machine":
+{...}}, "execution_time_limit": seconds}``. The v2 routes can be switched off
 (``jobs_v2=False``) to play a real Semaphore."""
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from .world import JobPlan, Pipeline
 V1 = "/api/v1alpha"
 V2 = "/api/v2"
 GRPC = {3: 400, 5: 404, 7: 403, 9: 400, 13: 500}
+V2_EPILOGUES = ("epilogue_always_commands", "epilogue_on_fail_commands", "epilogue_on_pass_commands")
 FAKE_KEY = (
     "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAAsimulated{}\n-----END OPENSSH PRIVATE KEY-----\n"
 )
@@ -81,7 +84,17 @@ class JobsSimMixin:
         return self.json({"message": message, "documentation_url": None}, status=status)
 
     def all_jobs(self) -> list[tuple[Pipeline, JobPlan]]:
-        return sorted(self.jobs.values(), key=lambda pj: (pj[0].created, pj[1].start), reverse=True)
+        """The jobs that exist now (their block was scheduled), newest first."""
+        t = self.now()
+        found = [pj for pj in self.jobs.values() if pj[0].exists(pj[1], t)]
+        return sorted(found, key=lambda pj: (pj[0].created, pj[1].start), reverse=True)
+
+    def token_page(self, items: list, start: int, size: int) -> tuple[list, int | None]:
+        """A page of a token-paged list and the offset of the next (with the faults)."""
+        shown = start - size if start >= size and self.page_repeats() else start
+        chunk = items[shown : shown + size]
+        more = start + size < len(items) or self.pages_endless()
+        return chunk, start + size if more else None
 
     def public_state(self, job: JobPlan) -> str:
         status = job.status(self.now())[0]
@@ -121,6 +134,7 @@ class JobsSimMixin:
             spec=spec,
             debug_of=debug_of,
             time_limit=time_limit,
+            scheduled=t,
         )
         self.jobs[job.id] = (holder, job)
         return holder, job
@@ -149,15 +163,12 @@ class JobsSimMixin:
         if size > 30:
             return self.grpc_error(3, "Page size can't exceed 30")
         jobs = [pj for pj in self.all_jobs() if self.public_state(pj[1]) in states] if states else []
-        start = _decode_token(request.args.get("page_token"))
-        chunk = jobs[start : start + size]
-        more = start + size < len(jobs)
-        return self.json(
-            {
-                "jobs": [self.job_json(p, j) for p, j in chunk],
-                "next_page_token": _encode_token(start + size) if more else "",
-            }
-        )
+        chunk, following = self.token_page(jobs, _decode_token(request.args.get("page_token")), size)
+        body = {
+            "jobs": [self.job_json(p, j) for p, j in chunk],
+            "next_page_token": _encode_token(following) if following is not None else "",
+        }
+        return self.json(self.listing(body, "jobs"))
 
     def v1_create_job(self, request: Request) -> Response:
         body = request_body(request)
@@ -173,14 +184,14 @@ class JobsSimMixin:
         return self.json(self.job_json(holder, job))
 
     def v1_stop_job(self, request: Request, job_id: str) -> Response:
-        found = self.jobs.get(job_id)
+        found = self.visible_job(job_id)
         if found is None:
             return self.grpc_error(5, f"Job {job_id} not found")
         found[0].stop_job(found[1], self.now())
         return self.json({})
 
     def v1_ssh_key(self, request: Request, job_id: str) -> Response:
-        found = self.jobs.get(job_id)
+        found = self.visible_job(job_id)
         if found is None:
             return self.grpc_error(5, f"Job {job_id} not found")
         if self.public_state(found[1]) != "RUNNING":
@@ -188,7 +199,7 @@ class JobsSimMixin:
         return self.json({"key": FAKE_KEY.format(job_id[:8])})
 
     def v1_debug_job(self, request: Request, job_id: str) -> Response:
-        found = self.jobs.get(job_id)
+        found = self.visible_job(job_id)
         if found is None:
             return self.grpc_error(5, f"Job {job_id} not found")
         seconds = self.seconds(request_body(request).get("duration"))
@@ -211,13 +222,16 @@ class JobsSimMixin:
         holder, job = self.debug_session(match.id, "", seconds, machine)
         return self.json(self.job_json(holder, job))
 
-    # v2 (seed 000) ----------------------------------------------------------------------------
+    # v2 -----------------------------------------------------------------------------------
     def v2_job_json(self, ppl: Pipeline, job: JobPlan) -> dict:
+        """A v2 job: times never run ahead of the clock or of each other; a job created
+        through the API shows the spec it was sent."""
         t = self.now()
         status, result = job.status(t)
         project = self.projects.get(ppl.project_id)
         spec = job.spec or {}
         running_or_done = status != "QUEUED"
+        created = job.scheduled if job.scheduled is not None else ppl.created
         return {
             "metadata": {
                 "id": job.id,
@@ -227,9 +241,9 @@ class JobsSimMixin:
                 "pipeline": {"id": ppl.id},
                 "name": job.name,
                 "timeline": {
-                    "created_at": iso(ppl.created + 1),
+                    "created_at": iso(created),
                     "created_by": {"id": ppl.requester_id, "type": "USER"},
-                    "updated_at": iso(min(t, job.end)),
+                    "updated_at": iso(max(created, min(t, job.updated(t)))),
                     "updated_by": {"id": ppl.requester_id, "type": "USER"},
                 },
             },
@@ -239,25 +253,37 @@ class JobsSimMixin:
                     "containers": spec.get("containers", []),
                     "machine": {"type": job.machine_type, "os_image": job.os_image},
                 },
-                "env_vars": spec.get("env_vars")
-                or [
+                "env_vars": list(spec.get("env_vars") or [])
+                if spec
+                else [
                     {"name": "SEMAPHORE_WORKFLOW_ID", "value": ppl.wf_id},
                     {"name": "SEMAPHORE_PIPELINE_ID", "value": ppl.id},
                 ],
-                "secrets": spec.get("secrets") or [{"name": "DOCKERHUB_USERNAME"}, {"name": "DOCKERHUB_PASSWORD"}],
+                "secrets": list(spec.get("secrets") or [])
+                if spec
+                else [{"name": "DOCKERHUB_USERNAME"}, {"name": "DOCKERHUB_PASSWORD"}],
                 "commands": job.commands,
-                "epilogue_always_commands": ["echo 'Job finished'"],
-                "epilogue_on_fail_commands": ["echo 'Job failed'"],
-                "epilogue_on_pass_commands": ["echo 'Job passed'"],
+                **(
+                    {key: list(spec.get(key) or []) for key in V2_EPILOGUES}
+                    if spec
+                    else {
+                        "epilogue_always_commands": ["echo 'Job finished'"],
+                        "epilogue_on_fail_commands": ["echo 'Job failed'"],
+                        "epilogue_on_pass_commands": ["echo 'Job passed'"],
+                    }
+                ),
                 "execution_time_limit": job.time_limit,
             },
             "status": {
-                "agent": {"name": "", "ip": "10.1.2.3" if running_or_done else ""},
+                "agent": {
+                    "name": self.agent_of(job) if running_or_done else "",
+                    "ip": "10.1.2.3" if running_or_done and not job.self_hosted else "",
+                },
                 "result": self.odd_enum(result),
                 "state": self.public_state(job),
                 "timeline": {
-                    "created_at": iso(ppl.created + 1),
-                    "enqueued_at": iso(ppl.created + 1.2),
+                    "created_at": iso(created),
+                    "enqueued_at": iso(created + 0.2),
                     "scheduled_at": iso(job.start - 0.2) if running_or_done else None,
                     "started_at": iso(job.start) if running_or_done else None,
                     "finished_at": iso(job.end) if status == "FINISHED" else None,
@@ -266,7 +292,7 @@ class JobsSimMixin:
         }
 
     def v2_find(self, job_id: str):
-        return self.jobs.get(job_id)
+        return self.visible_job(job_id)
 
     def v2_list_jobs(self, request: Request) -> Response:
         try:
@@ -284,7 +310,7 @@ class JobsSimMixin:
         start = _decode_token(request.args.get("page_token"))
         if request.args.get("direction") == "PREVIOUS":
             start = max(start - size, 0)
-        chunk = jobs[start : start + size]
+        chunk, following = self.token_page(jobs, start, size)
         headers = {"per-page": str(size)}
         links = []
         base = f"http://{request.host}{request.path}"
@@ -295,16 +321,16 @@ class JobsSimMixin:
             token = _encode_token(start)
             headers["previous-page-token"] = token
             links.append(f'<{base}?{others}{sep}page_token={token}&direction=PREVIOUS>; rel="prev"')
-        if start + size < len(jobs):
-            token = _encode_token(start + size)
+        if following is not None:
+            token = _encode_token(following)
             headers["next-page-token"] = token
             links.append(f'<{base}?{others}{sep}page_token={token}>; rel="next"')
         headers["link"] = ", ".join(links)
-        return self.json([self.v2_job_json(p, j) for p, j in chunk], headers=headers)
+        return self.json(self.listing([self.v2_job_json(p, j) for p, j in chunk]), headers=headers)
 
     def v2_describe_job(self, request: Request, job_id: str) -> Response:
         found = self.v2_find(job_id)
-        if found is None:
+        if found is None or self.detail_missing():
             return self.v2_error(404, "Not found")
         return self.json(self.v2_job_json(*found))
 
@@ -337,6 +363,8 @@ class JobsSimMixin:
         found = self.v2_find(job_id)
         if found is None:
             return self.v2_error(404, "Not found")
+        if found[1].self_hosted or self.all_logs_redirect:
+            return self.log_redirect(request, found[1])
         return self.json({"events": world.log_events(found[1], self.now())})
 
     def v2_ssh_key(self, request: Request, job_id: str) -> Response:

@@ -1,5 +1,5 @@
-"""The simulated Semaphore's artifact retention policies (semaphore.md section 10);
-mixed into SemaphoreSimulator.
+"""The simulated Semaphore's artifact retention policies (docs/providers/semaphore.md,
+"Artifact retention"); mixed into SemaphoreSimulator.
 
 Validation follows Semaphore's public API (``artifacts_retention_policies/update.ex``):
 errors are JSON strings with its words, parameters are checked before access. Ages are
@@ -13,7 +13,7 @@ import re
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
-from .http import json_string, request_body
+from .http import json_string, request_body, text
 
 V1 = "/api/v1alpha"
 LEVELS = ("project", "workflow", "job")
@@ -49,6 +49,8 @@ class RetentionSimMixin:
         refusal = self.project_refusal(project_id)
         if refusal is not None:
             return refusal
+        if self.detail_missing():
+            return text("Not found", 404)
         return self.json(self.rp_json(project_id))
 
     def rp_configure(self, request: Request) -> Response:

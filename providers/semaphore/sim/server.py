@@ -1,19 +1,28 @@
-"""A stateful Semaphore (API v1alpha) on loopback, as ``../shared/providers/semaphore.md``
-describes it: ``Token``/``Bearer`` auth with a plain-text 401, bare-array lists paged by
-``page``/``page_size`` with ``link``/``total`` headers (links start with ``http://``), the
-three timestamp formats, lower-case enums in pipeline describe and upper-case in lists,
-plain-text ``Not Found``/``Not found`` errors and handler errors as JSON strings.
+"""A stateful Semaphore (API v1alpha, and the v2 jobs resource) on loopback, answering
+as docs/providers/semaphore.md describes the real server: ``Token``/``Bearer`` auth with
+a plain-text 401, an outdated ``sem`` refused with 400, bare-array lists paged by
+``page``/``page_size`` with ``link`` headers (links start with ``http://``), the projects
+list paged by 500 with ``x-page``/``x-has-more``, the three timestamp formats, lower-case
+enums in pipeline describe and upper-case in lists, plain-text ``Not Found`` from the
+authorization layer and handler errors as JSON strings. Jobs exist only once their block
+is scheduled; jobs on self-hosted agents answer their log with a 302 to the log store
+(``/api/v1/logs/<job>?jwt=``, on the same host, or ``log_redirect_to``).
+
+Every listing, single-item endpoint, paged answer and enum goes through the fault helpers
+of ``providers.base.sim`` (docs/providers/semaphore.md, "Faults"). ``truth()`` is what
+the dashboard should hold once synced, from the world model.
 
 Assumptions where the docs are silent (written down here, as the simulator is the
 contract our client is tested against):
 - lists are ordered newest first; ``page`` past the end is an empty array;
-- ``created_after``/``created_before`` compare with ``>=``/``<`` on unix seconds;
-- the v1alpha projects list pages by 30 with ``x-has-more``;
-- jobs of a block that has not started are not listed yet (they get ids when scheduled).
+- ``created_after``/``created_before`` compare with ``>=``/``<`` on unix seconds.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import re
 from datetime import UTC, datetime
 from urllib.parse import urlencode
 
@@ -32,6 +41,18 @@ from .retention import RetentionSimMixin
 from .world import BlockPlan, JobPlan, Pipeline, Project, Workflow
 
 V1 = "/api/v1alpha"
+PROJECTS_PAGE = 500
+MAX_PROJECT_PAGE = 100
+CLI_AGENT = re.compile(r"^SemaphoreCLI/(.*) \(.*\)")
+CLI_VERSION = re.compile(r"^v(.*)\.(.*)\.(.*)")
+MIN_CLI = (0, 30, 0)
+OUTDATED = (
+    "Call rejected because the client is outdated. "
+    "To continue, upgrade Semaphore CLI with 'curl https://storage.googleapis.com/sem-cli-releases/get.sh | bash'."
+)
+NEUTRAL_PIPELINE = {"passed": "passed", "failed": "failed", "stopped": "canceled", "canceled": "canceled"}
+EPILOGUES = ("epilogue_commands", "epilogue_always_commands", "epilogue_on_pass_commands", "epilogue_on_fail_commands")
+NEUTRAL_JOB = {"PASSED": "passed", "FAILED": "failed", "STOPPED": "canceled"}
 
 
 def describe_time(ts: float | None) -> str:
@@ -66,6 +87,10 @@ class SemaphoreSimulator(
 
     def __init__(self, token: str, *, jobs_v2: bool = True, **kwargs):
         self.jobs_v2 = jobs_v2
+        # Where a self-hosted job's log is sent (None: the log store on our own host).
+        self.log_redirect_to: str | None = None
+        # Every job's log answers with the redirect, as for self-hosted agents.
+        self.all_logs_redirect = False
         super().__init__(token, **kwargs)
         self.projects: dict[str, Project] = {}
         self.workflows: dict[str, Workflow] = {}
@@ -167,6 +192,7 @@ class SemaphoreSimulator(
             for j in range(jobs_here):
                 job_name = block_name if jobs_here == 1 else f"{block_name} - {j + 1}/{jobs_here}"
                 job_start = (start or 0) + rng.uniform(0.5, 2.0)
+                self_hosted = block_name == "Security scan"
                 jobs.append(
                     JobPlan(
                         id=self.uuid("job", ppl_id, b, j),
@@ -176,6 +202,9 @@ class SemaphoreSimulator(
                         duration=rng.uniform(4, 30),
                         passes=rng.random() > 0.12,
                         commands=[f"make {block_name.lower().replace(' ', '-')}"],
+                        machine_type="s1-linux-small" if self_hosted else "e1-standard-2",
+                        os_image="" if self_hosted else "ubuntu2004",
+                        scheduled=start,
                     )
                 )
             block = BlockPlan(name=block_name, deps=deps, jobs=jobs, start=start)
@@ -217,6 +246,7 @@ class SemaphoreSimulator(
             Rule(f"{V1}/pipelines/<ppl_id>/describe_topology", endpoint="topology", methods=["GET"]),
             Rule(f"{V1}/jobs/<job_id>", endpoint="describe_job", methods=["GET"]),
             Rule(f"{V1}/logs/<job_id>", endpoint="job_logs", methods=["GET"]),
+            Rule("/api/v1/logs/<job_id>", endpoint="log_store", methods=["GET"]),
             *self.actions_routes(),
             *self.jobs_routes(),
             *self.agents_routes(),
@@ -227,11 +257,18 @@ class SemaphoreSimulator(
     def authenticate(self, request: Request) -> Response | None:
         if any(name.lower().startswith("x-semaphore") for name, _ in request.headers.items()):
             return text("Not Found", 404)
+        if outdated_cli(request.headers.get("User-Agent", "")):
+            return self.json({"message": OUTDATED}, status=400)
+        if request.path.startswith("/api/v1/logs/"):
+            return None  # the log store checks its own signed token
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme not in ("Token", "Bearer") or not token or token != self.token:
-            return text("Unauthorized", 401)
+            return self.refused(request)
         return None
+
+    def refused(self, request: Request) -> Response:
+        return text("Unauthorized", 401)
 
     def not_found(self, request: Request) -> Response:
         return text("oops", 404)
@@ -247,6 +284,10 @@ class SemaphoreSimulator(
         total = len(items)
         pages = max(1, -(-total // size))
         chunk = items[(page - 1) * size : page * size]
+        if page > 1 and self.page_repeats():
+            chunk = items[(page - 2) * size : (page - 1) * size]
+        if self.pages_endless():
+            pages = max(pages, page + 1)
 
         def link(n: int) -> str:
             params = {k: v for k, v in request.args.items()}
@@ -271,6 +312,8 @@ class SemaphoreSimulator(
     # Serialisers ---------------------------------------------------------------------------
     def project_json(self, p: Project) -> dict:
         return {
+            "apiVersion": "v1alpha",
+            "kind": "Project",
             "metadata": {
                 "name": p.name,
                 "id": p.id,
@@ -341,19 +384,19 @@ class SemaphoreSimulator(
             )
         if state == "done":
             result, reason = ppl.result(t)
-            body["result"] = case(result)
-            body["result_reason"] = case(reason) if reason else ""
+            body["result"] = self.odd_enum(case(result), case("something_new"))
+            body["result_reason"] = case(reason)
         return body
 
     def block_json(self, ppl: Pipeline, block: BlockPlan) -> dict:
         t = self.now()
         state, result, reason = ppl.block_state(block, t)
-        started = block.start is not None and t >= block.start
+        started = ppl.scheduled(block, t)
         body = {
             "block_id": self.uuid("block", ppl.id, block.name),
             "name": block.name,
             "build_req_id": self.uuid("build", ppl.id, block.name) if started else "",
-            "state": state,
+            "state": self.odd_enum(state, "something_new"),
             "error_description": "",
             "jobs": [self.block_job_json(job, t) for job in block.jobs] if started else [],
         }
@@ -368,66 +411,141 @@ class SemaphoreSimulator(
             "index": job.index,
             "job_id": job.id,
             "status": self.odd_enum(status),
-            "result": result,
+            "result": self.odd_enum(result),
         }
 
     def job_json(self, ppl: Pipeline, job: JobPlan) -> dict:
+        """A v1alpha job. Created and updated times never run ahead of the clock or of
+        each other; a job created through the API shows the spec it was sent."""
         t = self.now()
         status, result = job.status(t)
-        state = {"QUEUED": "QUEUED", "RUNNING": "RUNNING", "FINISHED": "FINISHED"}[status]
         running_or_done = status != "QUEUED"
+        created = job.scheduled if job.scheduled is not None else ppl.created
         return {
             "metadata": {
                 "name": job.name,
                 "id": job.id,
-                "create_time": int64(ppl.created + 1),
-                "update_time": int64(min(t, job.end)),
+                "create_time": int64(created),
+                "update_time": int64(max(created, min(t, job.updated(t)))),
                 "start_time": int64(job.start if running_or_done else None),
                 "finish_time": int64(job.end if status == "FINISHED" else None),
             },
-            "spec": {
-                "project_id": ppl.project_id,
-                "agent": {
-                    "machine": {"type": job.machine_type, "os_image": job.os_image},
-                    "containers": [],
-                    "image_pull_secrets": [],
-                },
-                "secrets": [{"name": "DOCKERHUB_USERNAME"}, {"name": "DOCKERHUB_PASSWORD"}],
-                "env_vars": [
-                    {"name": "SEMAPHORE_WORKFLOW_ID", "value": ppl.wf_id},
-                    {"name": "SEMAPHORE_PIPELINE_ID", "value": ppl.id},
-                    {"name": "SEMAPHORE_GIT_BRANCH", "value": ppl.branch},
-                    {"name": "SEMAPHORE_GIT_SHA", "value": ppl.commit_sha},
-                ],
-                "files": [],
-                "commands": job.commands,
-                "epilogue_commands": [],
-                "epilogue_always_commands": ["echo 'Job finished'"],
-                "epilogue_on_pass_commands": [],
-                "epilogue_on_fail_commands": ["cache store"],
-            },
+            "spec": self.job_spec(ppl, job),
             "status": {
                 "result": self.odd_enum(result),
-                "state": state,
-                "agent": {"ip": "10.1.2.3", "name": "", "ports": [{"name": "ssh", "number": 30000}]}
+                "state": status,
+                "agent": {
+                    "ip": "" if job.self_hosted else "10.1.2.3",
+                    "name": self.agent_of(job),
+                    "ports": [] if job.self_hosted else [{"name": "ssh", "number": 30000}],
+                }
                 if running_or_done
                 else None,
             },
         }
 
+    def job_spec(self, ppl: Pipeline, job: JobPlan) -> dict:
+        """What the job runs: as sent for a job created through the API, else the
+        pipeline's (its env vars get the ``SEMAPHORE_*`` ones)."""
+        if job.spec:
+            sent = job.spec
+            agent = sent.get("agent") if isinstance(sent.get("agent"), dict) else {}
+            return {
+                "project_id": ppl.project_id,
+                "agent": {
+                    "machine": {"type": job.machine_type, "os_image": job.os_image},
+                    "containers": list(agent.get("containers") or []),
+                    "image_pull_secrets": list(agent.get("image_pull_secrets") or []),
+                },
+                "secrets": list(sent.get("secrets") or []),
+                "env_vars": list(sent.get("env_vars") or []),
+                "files": list(sent.get("files") or []),
+                "commands": job.commands,
+                **{key: list(sent.get(key) or []) for key in EPILOGUES},
+            }
+        return {
+            "project_id": ppl.project_id,
+            "agent": {
+                "machine": {"type": job.machine_type, "os_image": job.os_image},
+                "containers": [],
+                "image_pull_secrets": [],
+            },
+            "secrets": [{"name": "DOCKERHUB_USERNAME"}, {"name": "DOCKERHUB_PASSWORD"}],
+            "env_vars": [
+                {"name": "SEMAPHORE_WORKFLOW_ID", "value": ppl.wf_id},
+                {"name": "SEMAPHORE_PIPELINE_ID", "value": ppl.id},
+                {"name": "SEMAPHORE_GIT_BRANCH", "value": ppl.branch},
+                {"name": "SEMAPHORE_GIT_SHA", "value": ppl.commit_sha},
+            ],
+            "files": [],
+            "commands": job.commands,
+            "epilogue_commands": [],
+            "epilogue_always_commands": ["echo 'Job finished'"],
+            "epilogue_on_pass_commands": [],
+            "epilogue_on_fail_commands": ["cache store"],
+        }
+
+    def agent_of(self, job: JobPlan) -> str:
+        """The self-hosted agent that ran the job (cloud agents have no name)."""
+        if not job.self_hosted:
+            return ""
+        names = sorted(a.name for a in getattr(self, "sh_agents", {}).values() if a.type_name == job.machine_type)
+        return names[int(self.rng("agent-of", job.id).random() * len(names))] if names else ""
+
+    def visible_job(self, job_id: str) -> tuple[Pipeline, JobPlan] | None:
+        """The job, if it exists yet (its block was scheduled)."""
+        found = self.jobs.get(job_id)
+        if found is None or not found[0].exists(found[1], self.now()):
+            return None
+        return found
+
+    def truth(self) -> dict[str, dict[str, str]]:
+        t = self.now()
+        builds, jobs = {}, {}
+        for ppl in self.pipelines.values():
+            state = ppl.state(t)
+            if state == "done":
+                builds[ppl.id] = NEUTRAL_PIPELINE[ppl.result(t)[0]]
+            elif state in ("running", "stopping"):
+                builds[ppl.id] = "running"
+            else:
+                builds[ppl.id] = "queued"
+            for block in ppl.blocks:
+                if not ppl.scheduled(block, t):
+                    continue
+                for job in block.jobs:
+                    status, result = job.status(t)
+                    jobs[job.id] = NEUTRAL_JOB.get(result, "") if status == "FINISHED" else status.lower()
+        return {"builds": builds, "jobs": jobs}
+
     # Endpoints -----------------------------------------------------------------------------
     def list_projects(self, request: Request) -> Response:
+        raw = request.args.get("page")
+        if raw is not None:
+            try:
+                number = int(raw)
+            except ValueError:
+                return self.json({"message": "page must be a number"}, status=400)
+            if number < 1:
+                return self.json({"message": "page must be at least 1"}, status=400)
+            if number > MAX_PROJECT_PAGE:
+                return self.json({"message": f"page must be at most {MAX_PROJECT_PAGE}"}, status=400)
+        page = int(raw or 1)
+        size = getattr(self, "projects_page_size", PROJECTS_PAGE)
         projects = sorted(self.projects.values(), key=lambda p: p.name)
-        page = _positive_int(request.args.get("page"), 1)
-        chunk = projects[(page - 1) * 30 : page * 30]
-        more = page * 30 < len(projects)
-        return self.json([self.project_json(p) for p in chunk], headers={"x-has-more": "true" if more else "false"})
+        shown = page - 1 if page > 1 and self.page_repeats() else page
+        chunk = projects[(shown - 1) * size : shown * size]
+        more = page * size < len(projects) or self.pages_endless()
+        return self.json(
+            self.listing([self.project_json(p) for p in chunk]),
+            headers={"x-page": str(page), "x-has-more": "true" if more else "false"},
+        )
 
     def describe_project(self, request: Request, name: str) -> Response:
         for p in self.projects.values():
-            if p.name == name or p.id == name:
+            if (p.name == name or p.id == name) and not self.detail_missing():
                 return self.json(self.project_json(p))
-        return text("Not Found", 404)
+        return self.json({"message": "Not found"}, status=404)
 
     def list_workflows(self, request: Request) -> Response:
         project = self.projects.get(request.args.get("project_id", ""))
@@ -445,11 +563,11 @@ class SemaphoreSimulator(
         ]
         wfs.sort(key=lambda w: w.created, reverse=True)
         chunk, headers = self.paginate(request, wfs)
-        return self.json([self.workflow_json(w) for w in chunk], headers=headers)
+        return self.json(self.listing([self.workflow_json(w) for w in chunk]), headers=headers)
 
     def describe_workflow(self, request: Request, wf_id: str) -> Response:
         wf = self.workflows.get(wf_id)
-        if wf is None:
+        if wf is None or self.detail_missing():
             return text("Not Found", 404)
         return self.json({"workflow": self.workflow_json(wf)})
 
@@ -490,19 +608,19 @@ class SemaphoreSimulator(
 
         ppls = sorted(filter(keep, ppls), key=lambda p: p.created, reverse=True)
         chunk, headers = self.paginate(request, ppls)
-        return self.json([self.pipeline_json(p, upper=True) for p in chunk], headers=headers)
+        return self.json(self.listing([self.pipeline_json(p, upper=True) for p in chunk]), headers=headers)
 
     def describe_pipeline(self, request: Request, ppl_id: str) -> Response:
         ppl = self.pipelines.get(ppl_id)
-        if ppl is None:
+        if ppl is None or self.detail_missing():
             return text("Not Found", 404)
         detailed = request.args.get("detailed", "false").lower() == "true"
         blocks = [self.block_json(ppl, b) for b in ppl.blocks] if detailed else []
-        return self.json({"pipeline": self.pipeline_json(ppl, upper=False), "blocks": blocks})
+        return self.json(self.listing({"pipeline": self.pipeline_json(ppl, upper=False), "blocks": blocks}, "blocks"))
 
     def topology(self, request: Request, ppl_id: str) -> Response:
         ppl = self.pipelines.get(ppl_id)
-        if ppl is None:
+        if ppl is None or self.detail_missing():
             return text("Not Found", 404)
         return self.json(
             [{"name": b.name, "jobs": [j.name for j in b.jobs], "dependencies": b.deps} for b in ppl.blocks]
@@ -511,20 +629,61 @@ class SemaphoreSimulator(
     def describe_job(self, request: Request, job_id: str) -> Response:
         if not _looks_like_uuid(job_id):
             return self.json({"code": 3, "message": f"Job id {job_id} is invalid", "details": []}, status=400)
-        found = self.jobs.get(job_id)
-        if found is None:
+        found = self.visible_job(job_id)
+        if found is None or self.detail_missing():
             return self.json({"code": 5, "message": f"Job {job_id} not found", "details": []}, status=404)
         return self.json(self.job_json(*found))
 
     def job_logs(self, request: Request, job_id: str) -> Response:
-        found = self.jobs.get(job_id)
-        if found is None:
+        found = self.visible_job(job_id)
+        if found is None or self.detail_missing():
             return text("Not found", 404)
         _, job = found
+        if job.self_hosted or self.all_logs_redirect:
+            return self.log_redirect(request, job)
         events = world.log_events(job, self.now())
         if not events:
             return json_string("Job has not started yet, so it has no logs.", 404)
         return self.json({"events": events})
+
+    def log_redirect(self, request: Request, job: JobPlan) -> Response:
+        """Self-hosted agents' logs live in the log store: a signed URL on our own host,
+        unless ``log_redirect_to`` sends it elsewhere."""
+        where = self.log_redirect_to or f"http://{request.host}/api/v1/logs/{job.id}"
+        return Response("", status=302, headers={"Location": f"{where}?jwt={self.log_token(job.id)}"})
+
+    def log_token(self, job_id: str) -> str:
+        return hmac.new(self.token.encode(), f"PULL:{job_id}".encode(), hashlib.sha256).hexdigest()
+
+    def log_store(self, request: Request, job_id: str) -> Response:
+        """The log store (loghub2): ``{"events", "next"}``, or plain text with ``raw=true``."""
+        if not hmac.compare_digest(request.args.get("jwt", ""), self.log_token(job_id)):
+            return text("Unauthorized", 401)
+        found = self.jobs.get(job_id)
+        if found is None:
+            return text(f"Logs for {job_id} not found", 404)
+        events = world.log_events(found[1], self.now())
+        if request.args.get("raw") == "true":
+            lines = [str(e.get("output", "")) for e in events if e.get("event") == "cmd_output"]
+            return Response("".join(lines), mimetype="text/plain")
+        finished = any(e.get("event") == "job_finished" for e in events)
+        return self.json({"events": events, "next": None if finished else len(events)})
+
+
+def outdated_cli(user_agent: str) -> bool:
+    """The real server's check of ``sem``'s version, as it is written: any part below
+    the minimum's part refuses the call."""
+    found = CLI_AGENT.match(user_agent)
+    if not found or found.group(1) == "dev":
+        return False
+    version = CLI_VERSION.match(found.group(1))
+    if not version:
+        return False
+    try:
+        major, minor, patch = (int(re.match(r"\d+", part).group()) for part in version.groups())
+    except (AttributeError, ValueError):
+        return False
+    return major < MIN_CLI[0] or minor < MIN_CLI[1] or patch < MIN_CLI[2]
 
 
 def _positive_int(value: str | None, default: int) -> int:

@@ -1,10 +1,12 @@
-"""The simulated Semaphore organisation: projects, workflows, pipelines, blocks and jobs
-whose states follow from the clock.
+"""The simulated Semaphore organisation (docs/providers/semaphore.md): projects,
+workflows, pipelines, blocks and jobs whose states follow from the clock.
 
 Every pipeline is planned once when it is created (job durations and outcomes come from
 the seed), so its state at any moment is a pure function of the time and of the actions
 taken on it (stop). History exists from the start; new workflows arrive every
-``Scale.arrival_every`` seconds per project."""
+``Scale.arrival_every`` seconds per project. As on the real server, a block's jobs exist
+only once the block is scheduled: before that, and for blocks that never run, there is
+no job to list, describe or log."""
 
 from __future__ import annotations
 
@@ -43,6 +45,21 @@ class JobPlan:
     spec: dict = field(default_factory=dict)
     debug_of: str = ""
     time_limit: int = 3600
+    # When its block was scheduled (the job exists from then on); None: never.
+    scheduled: float | None = None
+
+    @property
+    def self_hosted(self) -> bool:
+        return self.machine_type.startswith("s1-")
+
+    def updated(self, t: float) -> float:
+        """When its state last changed, as of ``t``."""
+        status = self.status(t)[0]
+        if status == "FINISHED":
+            return self.end
+        if status == "RUNNING":
+            return self.start
+        return self.scheduled or self.start
 
     @property
     def end(self) -> float:
@@ -118,12 +135,28 @@ class Pipeline:
         return "running"
 
     def result(self, t: float) -> tuple[str, str]:
-        """(result, result_reason) once done."""
+        """(result, result_reason) once done; a passed pipeline's reason is "test", as the
+        real server sends it."""
         if self.terminated_at is not None and self.terminated_at < self.planned_end:
             return "stopped", "user"
         if all(b.passes() for b in self.blocks):
-            return "passed", ""
+            return "passed", "test"
         return "failed", "test"
+
+    def scheduled(self, block: BlockPlan, t: float) -> bool:
+        """Whether the block's jobs exist at ``t``: it was scheduled, before any stop."""
+        return (
+            block.start is not None
+            and t >= block.start
+            and (self.terminated_at is None or block.start < self.terminated_at)
+        )
+
+    def exists(self, job: JobPlan, t: float) -> bool:
+        return (
+            job.scheduled is not None
+            and t >= job.scheduled
+            and (self.terminated_at is None or job.scheduled < self.terminated_at)
+        )
 
     def block_state(self, block: BlockPlan, t: float) -> tuple[str, str, str]:
         """(state, result, result_reason)."""
@@ -138,7 +171,7 @@ class Pipeline:
             results = {j.status(t)[1] for j in block.jobs}
             if "STOPPED" in results:
                 return "done", "stopped", "user"
-            return "done", "passed" if results == {"PASSED"} else "failed", "" if results == {"PASSED"} else "test"
+            return "done", "passed" if results == {"PASSED"} else "failed", "test"
         return "running", "", ""
 
     def stop_job(self, job: JobPlan, t: float) -> bool:

@@ -1,4 +1,6 @@
-"""Semaphore's buttons from the pages: workflows, pipelines, promotions, YAML, jobs."""
+"""Semaphore's buttons from the pages (docs/providers/semaphore.md, "Workflows",
+"Pipelines", "Promotions", "Jobs (v1alpha)", "Jobs (v2)"): workflows, pipelines,
+promotions, YAML, jobs."""
 
 import re
 
@@ -8,37 +10,7 @@ from django.urls import reverse
 from dashboard.models import ActionLog, Build, Job, Project
 from dashboard.sync import sync_connection
 
-
-@pytest.fixture
-def synced(semaphore, semaphore_sim, clock):
-    sync_connection(semaphore.pk)
-    return semaphore
-
-
-def action_url(connection, name, target, external_id="-"):
-    return reverse("action", args=[connection.kind, connection.slug, name, target, external_id])
-
-
-def running_build(sim, clock, connection) -> Build:
-    for _ in range(120):
-        sim.advance()
-        busy = [p for p in sim.pipelines.values() if p.state(sim.now()) == "running" and p.end - sim.now() > 10]
-        if busy:
-            sync_connection(connection.pk)
-            return Build.objects.get(external_id=busy[0].id)
-        clock.advance(1)
-    raise AssertionError("nothing ran")
-
-
-def running_job(sim, clock, connection) -> Job:
-    for _ in range(120):
-        sim.advance()
-        busy = [j for _, j in sim.jobs.values() if j.status(sim.now())[0] == "RUNNING" and j.end - sim.now() > 8]
-        if busy:
-            sync_connection(connection.pk)
-            return Job.objects.get(external_id=busy[0].id)
-        clock.advance(1)
-    raise AssertionError("no job ran")
+from .support import action_url, running_build, running_job
 
 
 def test_viewers_see_no_buttons_and_are_refused_on_post(client, viewer, synced):
@@ -276,7 +248,7 @@ def test_the_v1alpha_jobs_list_refuses_big_pages_and_pages_by_token(clock):
         with pytest.raises(Rejected, match="Page size can't exceed 30"):
             api.get_json("/api/v1alpha/jobs", params={"states": "FINISHED", "page_size": 31})
         assert api.get_json("/api/v1alpha/jobs", params={})["jobs"] == []  # no states, no jobs
-        finished = api.list_jobs(("FINISHED",))
+        finished = api.jobs(("FINISHED",))
     assert len(finished) == len({j["metadata"]["id"] for j in finished}) > 30
 
 
@@ -286,8 +258,8 @@ def test_the_v2_jobs_list_pages_with_tokens_and_answers_422_in_jsonapi_style(sem
     from providers.semaphore.client import SemaphoreClient
 
     with SemaphoreClient(semaphore_sim.url, semaphore_sim.token) as api:
-        everything = api.list_jobs_v2()
-        assert len(everything) == len(semaphore_sim.jobs)
+        everything = api.jobs_v2(limit=10_000)
+        assert len(everything) == len(semaphore_sim.all_jobs())
         assert len({j["metadata"]["id"] for j in everything}) == len(everything)
     bad = httpx.get(
         f"{semaphore_sim.url}/api/v2/jobs?page_size=500", headers={"Authorization": f"Token {semaphore_sim.token}"}

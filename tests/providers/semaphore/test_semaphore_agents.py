@@ -1,6 +1,7 @@
-"""Semaphore self-hosted agent types and agents: the client against the simulator over
-HTTP, the sync into the database, the actions, and the registration token that is shown
-once and kept nowhere."""
+"""Semaphore self-hosted agent types and agents (docs/providers/semaphore.md,
+"Self-hosted agents"): the client against the simulator over HTTP, the sync into the
+database with neutral states, the actions, and the registration token that is shown once
+and kept nowhere."""
 
 import json
 import logging
@@ -26,10 +27,12 @@ from dashboard.models import (
 )
 from dashboard.sync import apply_batch, sync_connection
 from providers.base.errors import AuthError, NotFound, PermissionDenied, Rejected
-from providers.semaphore.adapter import SemaphoreAdapter
-from providers.semaphore.agents import AgentTypeForm, DisableAgentsForm, connection_panel_context
+from providers.semaphore.actions.agents import AgentTypeForm, DisableAgentsForm
 from providers.semaphore.client import SemaphoreClient
+from providers.semaphore.panels import agents_panel
 from providers.semaphore.sim.agents import LEAVE_AFTER
+
+from .support import action
 
 V1 = "/api/v1alpha"
 ROWS_WITH_RAW = (
@@ -44,25 +47,6 @@ ROWS_WITH_RAW = (
     Deployment,
     RetentionPolicy,
 )
-
-
-@pytest.fixture
-def api(semaphore_sim):
-    with SemaphoreClient(semaphore_sim.url, semaphore_sim.token, backoff=0.001) as client:
-        yield client
-
-
-@pytest.fixture
-def adapter(semaphore):
-    adapter = SemaphoreAdapter(semaphore)
-    yield adapter
-    adapter.close()
-
-
-def action(name: str):
-    found = SemaphoreAdapter.action(name)
-    assert found is not None, name
-    return found
 
 
 def idle_and_busy(sim, type_name: str) -> tuple[set[str], set[str]]:
@@ -80,15 +64,17 @@ def test_agent_types_are_listed_with_their_name_settings(api):
     assert large["assignment_origin"] == "assignment_origin_aws_sts"
     assert large["aws"] == {"account_id": "123456789012", "role_name_patterns": "ci-*"}
     assert types["s1-linux-small"]["spec"]["agent_name_settings"]["aws"] is None
-    assert isinstance(types["s1-macos"]["metadata"]["create_time"], int)
-    assert types["s1-macos"]["metadata"]["update_time"] == ""  # a zero timestamp is "", not 0
+    for listed in types.values():  # real agent types always carry both times as numbers
+        assert isinstance(listed["metadata"]["create_time"], int)
+        assert isinstance(listed["metadata"]["update_time"], int)
     assert types["s1-linux-small"]["status"] == {"total_agent_count": 5}
 
 
 def test_an_agent_type_is_described_and_an_unknown_one_is_not_found(api):
     assert api.agent_type("s1-linux-small")["metadata"]["name"] == "s1-linux-small"
-    with pytest.raises(NotFound, match="Not found"):
+    with pytest.raises(NotFound) as missing:
         api.agent_type("s1-nope")
+    assert str(missing.value) == "Not found: agent type not found"  # a JSON string
 
 
 def test_agents_are_paged_through_every_cursor(api, semaphore_sim):
@@ -105,10 +91,10 @@ def test_agents_are_paged_through_every_cursor(api, semaphore_sim):
 
 def test_one_page_says_whether_more_follow_in_its_body_cursor(api):
     first, cursor = api.agents_page(page_size=5)
-    rest, last_cursor = api.agents_page(page_size=5, cursor=cursor)
+    rest, last_cursor = api.agents_page(cursor, page_size=5)
 
     assert len(first) == 5 and cursor
-    assert len(rest) == 3 and last_cursor == ""
+    assert len(rest) == 3 and last_cursor is None
 
 
 def test_agents_can_be_listed_for_one_type(api):
@@ -121,15 +107,15 @@ def test_agents_can_be_listed_for_one_type(api):
 
 
 def test_an_agent_is_described_and_an_unknown_one_is_not_found(api):
-    name = next(api.agents())["metadata"]["name"]
+    name = api.agents()[0]["metadata"]["name"]
 
-    described = api.agent(name)
+    described = api.get_json(f"{V1}/agents/{name}")
 
     assert described["metadata"]["name"] == name
     assert isinstance(described["metadata"]["connected_at"], int)
     assert "disabled_at" not in described["metadata"]
-    with pytest.raises(NotFound, match="Not found"):
-        api.agent("nobody")
+    with pytest.raises(NotFound, match="agent not found"):
+        api.get_json(f"{V1}/agents/nobody")
 
 
 def test_a_malformed_page_size_is_refused_in_semaphores_words(api):
@@ -188,20 +174,43 @@ def test_permission_denied_on_agents_is_not_a_bad_token(api, semaphore_sim):
         stranger.agent_types()
 
 
-def test_the_simulator_refuses_what_the_form_would_not_send(api):
-    with pytest.raises(Rejected, match="already taken"):
-        api.create_agent_type({"metadata": {"name": "s1-linux-small"}})
-    with pytest.raises(Rejected, match="must start with 's1-'"):
-        api.create_agent_type({"metadata": {"name": "linux"}})
-    with pytest.raises(Rejected, match="AWS account ID and role name patterns are required"):
-        api.create_agent_type(
+def settings(release_after: int = 0, **extra) -> dict:
+    return {
+        "agent_name_settings": {"assignment_origin": "assignment_origin_agent", "release_after": release_after, **extra}
+    }
+
+
+@pytest.mark.parametrize(
+    "body, words",
+    [
+        ({"metadata": {"name": "s1-linux-small"}}, "agent type name must by unique in the organization"),
+        (
+            {"metadata": {"name": "linux"}},
+            "The agent type name 'linux' is invalid: must follow the pattern ^s1-[a-zA-Z0-9-_]+$",
+        ),
+        ({"metadata": {"name": "s1-with space"}}, "must follow the pattern"),
+        ({"metadata": {"name": "s1-x"}, "spec": settings(30)}, "name release hold must be greater than 60"),
+        ({"metadata": {"name": "s1-x"}, "spec": settings(-1)}, "name release hold must be 0 or greater than 60"),
+        (
             {
                 "metadata": {"name": "s1-x"},
                 "spec": {"agent_name_settings": {"assignment_origin": "assignment_origin_aws_sts"}},
-            }
-        )
-    with pytest.raises(Rejected, match="Name must be provided"):
-        api.create_agent_type({"spec": {}})
+            },
+            "AWS information missing",
+        ),
+        ({"metadata": {"name": "s1-x"}, "spec": settings(aws={"account_id": "1"})}, "AWS account ID is not allowed"),
+        ({"spec": {}}, "Name must be provided"),
+    ],
+)
+def test_the_simulator_refuses_agent_types_in_semaphores_words(api, body, words):
+    with pytest.raises(Rejected) as refused:
+        api.create_agent_type(body)
+    assert words in str(refused.value)
+
+
+def test_a_hold_of_a_minute_or_more_is_taken(api):
+    created = api.create_agent_type({"metadata": {"name": "s1-held_1"}, "spec": settings(60)})
+    assert created["spec"]["agent_name_settings"]["release_after"] == 60
 
 
 # Forms -----------------------------------------------------------------------------------------
@@ -213,12 +222,20 @@ def test_the_form_requires_aws_details_for_aws_sts_names():
     assert form.errors["aws_role_name_patterns"] == ["Required when agent names come from AWS STS."]
 
 
-def test_the_form_rejects_a_negative_hold_and_a_name_without_the_prefix():
-    form = AgentTypeForm(data={"name": "linux", "assignment_origin": "agent", "release_after": "-1"})
+@pytest.mark.parametrize(
+    "name, hold, field, words",
+    [
+        ("linux", "0", "name", "s1- then letters"),
+        ("s1-has space", "0", "name", "s1- then letters"),
+        ("s1-ok", "-1", "release_after", "greater than or equal to 0"),
+        ("s1-ok", "30", "release_after", "at least 60 seconds"),
+    ],
+)
+def test_the_form_refuses_what_semaphore_would(name, hold, field, words):
+    form = AgentTypeForm(data={"name": name, "assignment_origin": "agent", "release_after": hold})
 
     assert not form.is_valid()
-    assert "start with s1-" in form.errors["name"][0]
-    assert "release_after" in form.errors
+    assert words in form.errors[field][0]
 
 
 def test_the_edit_form_starts_from_the_stored_type(semaphore):
@@ -240,12 +257,15 @@ def test_a_sync_stores_agent_types_and_their_agents(semaphore, semaphore_sim):
     assert run.status == SyncRun.Status.OK, run.error
     assert set(AgentType.objects.values_list("name", flat=True)) == set(semaphore_sim.agent_types)
     assert set(Agent.objects.values_list("name", flat=True)) == set(semaphore_sim.sh_agents)
+    t = semaphore_sim.now()
     for agent in Agent.objects.select_related("agent_type"):
-        assert agent.agent_type.name == semaphore_sim.sh_agents[agent.name].type_name
+        sim_agent = semaphore_sim.sh_agents[agent.name]
+        assert agent.agent_type.name == sim_agent.type_name
         assert agent.connected_at is not None and agent.disabled_at is None
-        assert agent.state in ("waiting_for_job", "running_job")
+        expected = ("busy", "running_job") if sim_agent.running(t) else ("idle", "waiting_for_job")
+        assert (agent.state, agent.raw_state) == expected
     macos = AgentType.objects.get(name="s1-macos")
-    assert macos.updated_at is None and macos.created_at is not None and macos.total_agents == 0
+    assert macos.updated_at is not None and macos.created_at is not None and macos.total_agents == 0
     assert AgentType.objects.get(name="s1-linux-large").assignment_origin == "assignment_origin_aws_sts"
 
 
@@ -286,13 +306,17 @@ def test_the_agents_part_of_the_sync_can_be_turned_off(db, semaphore_sim):
     assert semaphore_sim.count(f"{V1}/self_hosted_agent_types") == 0
 
 
-def test_agents_that_left_and_deleted_types_are_removed_by_the_next_sync(semaphore, semaphore_sim, clock):
+def test_agents_that_left_and_deleted_types_go_once_two_complete_lists_agree(
+    semaphore, semaphore_sim, clock, believe_deletions_at_once
+):
     sync_connection(semaphore.pk)
     for agent in semaphore_sim.connected_agents("s1-linux-large"):
         agent.disabled_at, agent.leaves_at = semaphore_sim.now(), semaphore_sim.now()
     del semaphore_sim.agent_types["s1-macos"]
     clock.advance(1)
 
+    sync_connection(semaphore.pk)
+    assert Agent.objects.filter(agent_type__name="s1-linux-large").count() == 3  # one list is not evidence enough
     sync_connection(semaphore.pk)
 
     assert not Agent.objects.filter(agent_type__name="s1-linux-large").exists()
@@ -308,7 +332,7 @@ def test_creating_an_agent_type_shows_the_token_once_and_keeps_it_nowhere(semaph
         data={
             "name": "s1-gpu",
             "assignment_origin": "aws_sts",
-            "release_after": "30",
+            "release_after": "90",
             "aws_account_id": "210987654321",
             "aws_role_name_patterns": "gpu-*",
         },
@@ -323,7 +347,7 @@ def test_creating_an_agent_type_shows_the_token_once_and_keeps_it_nowhere(semaph
     assert token == semaphore_sim.agent_types["s1-gpu"].token and len(token) >= 32
     assert token not in outcome.message
     created = AgentType.objects.get(name="s1-gpu")
-    assert created.assignment_origin == "assignment_origin_aws_sts" and created.release_after == 30
+    assert created.assignment_origin == "assignment_origin_aws_sts" and created.release_after == 90
     assert "registration_token" not in created.raw["status"]
     sync_connection(semaphore.pk)
     for model in ROWS_WITH_RAW:
@@ -358,11 +382,13 @@ def test_deleting_a_type_that_still_has_agents_is_refused_in_semaphores_words(
     with pytest.raises(Rejected) as refused:
         adapter.perform(action("delete_agent_type"), small, {}, operator)
 
-    assert "still has 5 connected agent(s)" in str(refused.value)
+    assert str(refused.value) == "can't delete agent type with existing agents"
     assert "s1-linux-small" in semaphore_sim.agent_types
 
 
-def test_a_disabled_fleet_leaves_and_its_type_can_then_be_deleted(semaphore, semaphore_sim, operator, clock):
+def test_a_disabled_fleet_leaves_and_its_type_can_then_be_deleted(
+    semaphore, semaphore_sim, operator, clock, believe_deletions_at_once
+):
     sync_connection(semaphore.pk)
     large = AgentType.objects.get(name="s1-linux-large")
     form = DisableAgentsForm(data={}, target=large)  # unticked: busy agents too
@@ -374,6 +400,7 @@ def test_a_disabled_fleet_leaves_and_its_type_can_then_be_deleted(semaphore, sem
     assert Agent.objects.filter(agent_type=large, disabled_at__isnull=False).count() == 3  # stored at once
     clock.advance(max(a.leaves_at for a in semaphore_sim.sh_agents.values() if a.leaves_at) - semaphore_sim.now())
     sync_connection(semaphore.pk)
+    sync_connection(semaphore.pk)  # two complete lists without them: they are gone
     assert not Agent.objects.filter(agent_type=large).exists()
 
     deleted = run_action(operator, semaphore, action("delete_agent_type"), large, {})
@@ -405,10 +432,10 @@ def test_the_connection_panel_lists_types_agents_and_their_buttons(adapter, sema
     request = rf.get(f"/semaphore/{semaphore.slug}/")
     request.user = operator
 
-    context = connection_panel_context(adapter, semaphore, request)
+    context = agents_panel(adapter, semaphore, request)
     html = render_to_string("providers/semaphore/connection_panel.html", {"obj": semaphore, **context}, request=request)
 
-    assert [entry["type"].name for entry in context["panel"]["agent_types"]] == [
+    assert [entry["name"] for entry in context["agent_types"]] == [
         "s1-linux-large",
         "s1-linux-small",
         "s1-macos",
@@ -418,3 +445,4 @@ def test_the_connection_panel_lists_types_agents_and_their_buttons(adapter, sema
     assert 'data-action="disable_agents"' in html and 'data-action="delete_agent_type"' in html
     assert "AWS account <code>123456789012</code>" in html
     assert "Production" in html  # the deployment targets' summary links to the projects
+    assert "idle" in html and "waiting_for_job" in html  # the neutral word, and Semaphore's beside it

@@ -1,6 +1,9 @@
-"""Semaphore deployment targets and their history: the client against the simulator over
-HTTP, the incremental sync into Deployment rows, the actions, and the project panel."""
+"""Semaphore deployment targets and their history (docs/providers/semaphore.md,
+"Deployment targets"): the client against the simulator over HTTP, the incremental sync
+into Deployment rows with neutral states, the actions (an edit changes only what it
+sends), and the project panel."""
 
+import base64
 import re
 import uuid
 from urllib.parse import parse_qs, urlparse
@@ -12,38 +15,18 @@ from dashboard.actions import run_action
 from dashboard.models import ActionLog, Build, Deployment, DeploymentTarget, Project, SyncRun
 from dashboard.sync import apply_batch, sync_connection
 from providers.base.errors import AuthError, NotFound, PermissionDenied, Rejected
-from providers.semaphore.adapter import SemaphoreAdapter
+from providers.semaphore.actions.deployments import TargetForm
+from providers.semaphore.adapter import micros
 from providers.semaphore.client import SemaphoreClient
-from providers.semaphore.deployments import HistoryFilterForm, TargetForm, micros, project_panel_context
-from providers.semaphore.sim.deployments import START_SECONDS, SYNC_SECONDS
+from providers.semaphore.client.deployments import encoded_files
+from providers.semaphore.panels import HistoryFilterForm, project_panel
+from providers.semaphore.sim.deployments import START_SECONDS, SYNC_SECONDS, hidden
 from tests.conftest import make_connection
+
+from .support import action, api_panel_url
 
 V1 = "/api/v1alpha"
 ISO_US = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
-
-
-@pytest.fixture
-def api(semaphore_sim):
-    with SemaphoreClient(semaphore_sim.url, semaphore_sim.token, backoff=0.001) as client:
-        yield client
-
-
-@pytest.fixture
-def adapter(semaphore):
-    adapter = SemaphoreAdapter(semaphore)
-    yield adapter
-    adapter.close()
-
-
-@pytest.fixture
-def project_id(semaphore_sim) -> str:
-    return next(iter(semaphore_sim.projects))
-
-
-def action(name: str):
-    found = SemaphoreAdapter.action(name)
-    assert found is not None, name
-    return found
 
 
 def target_named(sim, project_id: str, name: str) -> dict:
@@ -60,7 +43,7 @@ def all_history(api, target_id: str, **filters) -> list[dict]:
 
 
 # Client: targets ---------------------------------------------------------------------------------
-def test_targets_are_listed_per_project_in_the_documented_shape(api, project_id):
+def test_targets_are_listed_per_project_in_the_documented_shape(api, semaphore_sim, project_id):
     targets = api.deployment_targets(project_id)
 
     assert [t["name"] for t in targets] == ["Production", "Staging"]
@@ -68,22 +51,31 @@ def test_targets_are_listed_per_project_in_the_documented_shape(api, project_id)
     assert production["project_id"] == project_id and production["active"] is True
     assert production["state"] == "USABLE"
     assert ISO_US.match(production["created_at"]) and ISO_US.match(production["updated_at"])
-    assert production["subject_rules"] == [{"type": "ANY", "subject_id": ""}]
+    members = semaphore_sim.members
+    assert production["subject_rules"] == [  # users come with their git login alongside
+        {"type": "USER", "subject_id": members["alice"], "git_login": "alice"},
+        {"type": "USER", "subject_id": members["bob"], "git_login": "bob"},
+        {"type": "AUTO", "subject_id": ""},
+    ]
+    assert targets[1]["subject_rules"] == [{"type": "ANY", "subject_id": ""}]
     assert {r["type"] for r in production["object_rules"]} == {"BRANCH", "TAG", "PR"}
+    assert "env_vars" not in production  # secrets only when asked for
     assert production["last_deployment"]["target_id"] == production["id"]
 
 
 def test_a_target_is_found_by_name_or_not_at_all(api, project_id):
-    assert api.find_deployment_target(project_id, "Staging")["name"] == "Staging"
-    assert api.find_deployment_target(project_id, "Nowhere") is None
+    found = api.get_json(f"{V1}/deployment_targets", params={"project_id": project_id, "target_name": "Staging"})
+    assert [t["name"] for t in found] == ["Staging"]
+    assert api.get_json(f"{V1}/deployment_targets", params={"project_id": project_id, "target_name": "Nowhere"}) == []
 
 
 def test_a_target_is_described_and_an_unknown_one_is_not_found(api, semaphore_sim, project_id):
     staging = target_named(semaphore_sim, project_id, "Staging")
 
     assert api.deployment_target(staging["id"])["name"] == "Staging"
-    with pytest.raises(NotFound, match="Not found"):
+    with pytest.raises(NotFound) as missing:
         api.deployment_target(str(uuid.uuid4()))
+    assert missing.value.body == '"Not found"'  # a JSON string, as Semaphore answers
     with pytest.raises(Rejected, match="target_id must be a valid UUID"):
         api.deployment_target("staging")
 
@@ -107,15 +99,18 @@ def test_creating_twice_with_one_unique_token_makes_one_target(api, semaphore_si
     fields = {"name": "Canary", "description": "1% of traffic", "url": "https://canary.example.com"}
     files = [("/etc/app/config.yml", "replicas: 1\n"), ("/etc/app/key.bin", b"\x00\x01binary")]
 
-    first = api.create_deployment_target(
-        project_id, fields, unique_token=token, env_vars={"REGION": "eu-west-1"}, files=files
-    )
-    again = api.create_deployment_target(project_id, fields, unique_token=token, files=files)
+    secrets = {"env_vars": [{"name": "REGION", "value": "eu-west-1"}], "files": encoded_files(files)}
+
+    first = api.create_deployment_target(project_id, {**fields, **secrets}, unique_token=token)
+    again = api.create_deployment_target(project_id, {**fields, **secrets}, unique_token=token)
 
     assert first["id"] == again["id"]
     assert [t["name"] for t in api.deployment_targets(project_id)] == ["Canary", "Production", "Staging"]
     stored = semaphore_sim.targets[first["id"]]
-    assert stored["_files"] == {"/etc/app/config.yml": b"replicas: 1\n", "/etc/app/key.bin": b"\x00\x01binary"}
+    assert {path: base64.b64decode(content) for path, content in stored["_files"].items()} == {
+        "/etc/app/config.yml": b"replicas: 1\n",
+        "/etc/app/key.bin": b"\x00\x01binary",
+    }
     assert stored["_env_vars"] == [{"name": "REGION", "value": "eu-west-1"}]
     assert first["state"] == "SYNCING" and first["last_deployment"] is None
     clock.advance(SYNC_SECONDS)
@@ -254,12 +249,13 @@ def test_a_sync_stores_targets_and_history_linked_to_builds(semaphore, semaphore
     assert set(DeploymentTarget.objects.values_list("external_id", flat=True)) == set(semaphore_sim.targets)
     production = DeploymentTarget.objects.select_related("project").filter(name="Production").first()
     assert production.project.external_id == semaphore_sim.targets[production.external_id]["project_id"]
-    assert production.state == "USABLE" and production.active
+    assert (production.state, production.raw_state) == ("ready", "USABLE") and production.active
     assert Deployment.objects.count() == 2 * (23 + 7)
     for deployment in Deployment.objects.select_related("build"):
         assert deployment.build is not None, deployment.pipeline_external_id
         assert deployment.build.external_id == deployment.pipeline_external_id
-        assert deployment.triggered_at is not None and deployment.state in ("STARTED", "FAILED")
+        assert deployment.triggered_at is not None
+        assert (deployment.state, deployment.raw_state) in (("started", "STARTED"), ("failed", "FAILED"))
 
 
 def test_the_first_sync_backfills_only_the_configured_pages(db, semaphore_sim):
@@ -284,13 +280,14 @@ def test_later_syncs_ask_only_for_what_is_newer(semaphore, semaphore_sim, projec
     assert history_calls and all(q["cursor_type"] == ["AFTER"] for q in history_calls)
     assert run.created == 1
     new = Deployment.objects.get(external_id=semaphore_sim.dt_history[production["id"]][-1]["id"])
-    assert new.state == "PENDING" and new.raw["env_vars"] == [{"name": "MESSAGE", "value": "ship it"}]
+    assert (new.state, new.raw_state) == ("pending", "PENDING")
+    assert new.raw["env_vars"] == [{"name": "MESSAGE", "value": "ship it"}]
 
     clock.advance(START_SECONDS)
     sync_connection(semaphore.pk)
 
     new.refresh_from_db()
-    assert new.state == "STARTED"  # a pending deployment is read again until it settles
+    assert new.state == "started"  # a pending deployment is read again until it settles
     assert Deployment.objects.count() == 2 * 30 + 1
 
 
@@ -302,11 +299,15 @@ def test_a_quiet_sync_writes_no_deployment_rows(semaphore, semaphore_sim):
     assert (run.created, run.updated) == (0, 0)
 
 
-def test_deleted_targets_disappear_with_their_history(semaphore, semaphore_sim, project_id, api):
+def test_deleted_targets_disappear_with_their_history(
+    semaphore, semaphore_sim, project_id, api, believe_deletions_at_once
+):
     sync_connection(semaphore.pk)
     staging = target_named(semaphore_sim, project_id, "Staging")
     api.delete_deployment_target(staging["id"], str(uuid.uuid4()))
 
+    sync_connection(semaphore.pk)
+    assert DeploymentTarget.objects.filter(external_id=staging["id"]).exists()  # one list is not enough
     sync_connection(semaphore.pk)
 
     assert not DeploymentTarget.objects.filter(external_id=staging["id"]).exists()
@@ -331,7 +332,7 @@ def target_form_data(**overrides) -> dict:
         "name": "Canary",
         "description": "Some traffic",
         "url": "https://canary.example.com",
-        "subject_rules": "ROLE Admin\nUSER octocat\nAUTO",
+        "subject_rules": "ROLE Admin\nUSER alice\nAUTO",
         "object_rules": "BRANCH EXACT main\nTAG REGEX ^v[0-9]+",
         "env_vars": "REGION=eu-west-1\nSECRET_KEY=hush",
         "files": "==> /etc/app/config.yml <==\nreplicas: 2\nzone: a\n==> /etc/app/empty <==\n",
@@ -355,18 +356,22 @@ def test_creating_a_target_through_the_form_and_pressing_it_twice(semaphore, sem
     created = [t for t in semaphore_sim.targets.values() if t["name"] == "Canary"]
     assert len(created) == 1
     sim_target = created[0]
-    assert sim_target["subject_rules"] == [
+    assert sim_target["subject_rules"] == [  # the git login became the member's id
         {"type": "ROLE", "subject_id": "Admin"},
-        {"type": "USER", "subject_id": "octocat"},
+        {"type": "USER", "subject_id": semaphore_sim.members["alice"]},
         {"type": "AUTO", "subject_id": ""},
     ]
     assert sim_target["object_rules"] == [
         {"type": "BRANCH", "pattern": "main", "match_mode": "EXACT"},
         {"type": "TAG", "pattern": "^v[0-9]+", "match_mode": "REGEX"},
     ]
-    assert sim_target["_files"] == {"/etc/app/config.yml": b"replicas: 2\nzone: a\n", "/etc/app/empty": b""}
+    assert {path: base64.b64decode(c) for path, c in sim_target["_files"].items()} == {
+        "/etc/app/config.yml": b"replicas: 2\nzone: a\n",
+        "/etc/app/empty": b"",
+    }
     row = DeploymentTarget.objects.get(name="Canary")
-    assert row.project == project and row.state == "SYNCING"
+    assert row.project == project and (row.state, row.raw_state) == ("syncing", "SYNCING")
+    assert TargetForm(target=row).fields["subject_rules"].initial == "ROLE Admin\nUSER alice\nAUTO"
     logged = ActionLog.objects.filter(action="create_deployment_target").first().params
     # The audit log keeps the names of the variables and files, never their values.
     assert logged["env_vars"] == {"REGION": "(hidden)", "SECRET_KEY": "(hidden)"}
@@ -433,7 +438,7 @@ def test_updating_a_target_starts_from_what_is_stored(semaphore, semaphore_sim, 
     assert semaphore_sim.targets[staging.external_id]["url"] == "https://stage.example.com"
     assert semaphore_sim.targets[staging.external_id]["_env_vars"] == []  # left alone
     staging.refresh_from_db()
-    assert staging.url == "https://stage.example.com" and staging.state == "SYNCING"
+    assert staging.url == "https://stage.example.com" and staging.state == "syncing"
 
 
 def test_deactivating_and_activating_a_target(semaphore, semaphore_sim, operator, project_id):
@@ -446,13 +451,13 @@ def test_deactivating_and_activating_a_target(semaphore, semaphore_sim, operator
 
     production.refresh_from_db()
     assert off.ok and "promotions to it are blocked" in off.message
-    assert (production.active, production.state) == (False, "CORDONED")
+    assert (production.active, production.state, production.raw_state) == (False, "deactivated", "CORDONED")
     assert semaphore_sim.targets[production.external_id]["_cordoned"] is True
 
     on = run_action(operator, semaphore, activate, production, {})
 
     production.refresh_from_db()
-    assert on.ok and production.active and production.state == "USABLE"
+    assert on.ok and production.active and production.state == "ready"
 
 
 def test_deleting_a_target(adapter, semaphore, semaphore_sim, operator, project_id):
@@ -481,9 +486,9 @@ def test_an_action_on_a_target_that_is_gone_says_so(adapter, semaphore, semaphor
 def panel_for(adapter, project, rf, user, url: str = "", **params):
     request = rf.get(url or f"/semaphore/acme/project/{project.external_id}", params)
     request.user = user
-    context = project_panel_context(adapter, project, request)
+    context = project_panel(adapter, project, request)
     html = render_to_string("providers/semaphore/project_panel.html", {"obj": project, **context}, request=request)
-    return context["panel"], html
+    return context, html
 
 
 def test_the_project_panel_pages_through_the_history(adapter, semaphore, semaphore_sim, operator, project_id, rf):
@@ -493,7 +498,7 @@ def test_the_project_panel_pages_through_the_history(adapter, semaphore, semapho
 
     panel, html = panel_for(adapter, project, rf, operator, dt=production.external_id)
 
-    assert panel["selected"] == production
+    assert panel["selected"]["id"] == production.external_id
     assert len(panel["history"]) == 10 and panel["newer_url"] == "" and panel["newest_url"] == ""
     assert all(isinstance(d["build"], Build) for d in panel["history"])
     assert "dt_cursor=before" in panel["older_url"]
@@ -517,8 +522,11 @@ def test_the_project_panel_filters_the_history(adapter, semaphore, semaphore_sim
 
     panel, html = panel_for(adapter, project, rf, operator, dt=production.external_id, dt_triggered_by=user)
 
-    assert panel["history"] and {d["triggered_by"] for d in panel["history"]} == {user}
+    assert panel["history"] and {d["triggered_by_id"] for d in panel["history"]} == {user}
+    assert {d["triggered_by"] for d in panel["history"]} == {"bob"}  # named by the target's subject rules
     assert f'value="{user}"' in html
+    by_login, _ = panel_for(adapter, project, rf, operator, dt=production.external_id, dt_triggered_by="bob")
+    assert [d["id"] for d in by_login["history"]] == [d["id"] for d in panel["history"]]
     tagged, _ = panel_for(adapter, project, rf, operator, dt=production.external_id, dt_ref_type="tag")
     expected = [d for d in semaphore_sim.dt_history[production.external_id] if d["ref_type"] == "tag"]
     assert len(tagged["history"]) == min(len(expected), 10)
@@ -555,3 +563,144 @@ def test_the_live_panels_load_through_the_panel_view(client, semaphore, operator
     assert "History of Production" in project_html and 'data-action="deactivate_deployment_target"' in project_html
     assert '<option value="branch" selected>' in project_html
     assert "s1-linux-large" in connection_html and 'data-action="disable_agents"' in connection_html
+
+
+# As Semaphore's server does it ----------------------------------------------------------------------
+def test_an_api_edit_changes_only_the_fields_it_sends(client, semaphore, semaphore_sim, operator, project_id):
+    sync_connection(semaphore.pk)
+    production = DeploymentTarget.objects.get(project__external_id=project_id, name="Production")
+    before = dict(semaphore_sim.targets[production.external_id])
+    client.force_login(operator)
+
+    response = client.post(
+        f"/api/actions/semaphore/{semaphore.slug}/update_deployment_target/deployment_target/{production.external_id}",
+        {"url": "https://prod.example.com"},
+        content_type="application/json",
+    )
+
+    assert response.status_code == 200, response.content
+    after = semaphore_sim.targets[production.external_id]
+    assert after["url"] == "https://prod.example.com"
+    for kept in ("name", "description", "bookmark_parameter1", "subject_rules", "object_rules", "_env_vars", "_files"):
+        assert after[kept] == before[kept], kept
+    assert after["bookmark_parameter1"] == "MESSAGE" and len(after["subject_rules"]) == 3
+    assert "(url)" in response.json()["message"]
+
+
+def test_secrets_are_shown_hidden_and_a_name_alone_keeps_its_value(api, semaphore, semaphore_sim, operator, project_id):
+    created = api.create_deployment_target(
+        project_id,
+        {
+            "name": "Vault",
+            "env_vars": [{"name": "TOKEN", "value": "s3cret"}, {"name": "OLD", "value": "gone soon"}],
+            "files": encoded_files([("/etc/key", "k")]),
+        },
+        unique_token=str(uuid.uuid4()),
+    )
+    described = api.deployment_target(created["id"], include_secrets=True)
+    assert described["env_vars"] == [
+        {"name": "TOKEN", "value": hidden("s3cret")},
+        {"name": "OLD", "value": hidden("gone soon")},
+    ]
+    assert described["files"] == [{"path": "/etc/key", "content": hidden(base64.b64encode(b"k").decode())}]
+    sync_connection(semaphore.pk)
+    vault = DeploymentTarget.objects.get(external_id=created["id"])
+    assert "env_vars" not in vault.raw and "s3cret" not in str(vault.raw)
+    form = TargetForm(
+        data={"env_vars": "TOKEN\nREGION=eu", "files": "==> /etc/key <== keep\n", "unique_token": str(uuid.uuid4())},
+        target=vault,
+    )
+    assert form.is_valid(), form.errors
+
+    outcome = run_action(operator, semaphore, action("update_deployment_target"), vault, form.cleaned_data)
+
+    assert outcome.ok, outcome.message
+    stored = semaphore_sim.targets[created["id"]]
+    assert stored["_env_vars"] == [{"name": "TOKEN", "value": "s3cret"}, {"name": "REGION", "value": "eu"}]
+    assert base64.b64decode(stored["_files"]["/etc/key"]) == b"k"
+    assert "s3cret" not in outcome.message and "s3cret" not in str(ActionLog.objects.last().params)
+
+
+def test_keeping_a_variable_the_target_does_not_have_is_refused_in_words(
+    semaphore, semaphore_sim, operator, project_id
+):
+    sync_connection(semaphore.pk)
+    staging = DeploymentTarget.objects.get(project__external_id=project_id, name="Staging")
+    form = TargetForm(data={"env_vars": "NEVER_SET"}, target=staging)
+    assert form.is_valid(), form.errors
+
+    outcome = run_action(operator, semaphore, action("update_deployment_target"), staging, form.cleaned_data)
+
+    assert not outcome.ok and "NEVER_SET has no current value to keep" in outcome.message
+
+
+def test_an_unknown_git_login_in_the_subject_rules_is_refused_in_semaphores_words(
+    semaphore, semaphore_sim, operator, project_id
+):
+    sync_connection(semaphore.pk)
+    project = Project.objects.get(external_id=project_id)
+    form = TargetForm(data=target_form_data(subject_rules="USER octocat"), target=project)
+    assert form.is_valid(), form.errors
+
+    outcome = run_action(operator, semaphore, action("create_deployment_target"), project, form.cleaned_data)
+
+    assert not outcome.ok and outcome.message == "handle octocat can't be used as subject id"
+    assert not any(t["name"] == "Canary" for t in semaphore_sim.targets.values())
+
+
+@pytest.mark.parametrize(
+    "pattern, matches",
+    [
+        ("release 3", lambda v: v == "release 3"),  # exact
+        ("release 1*", lambda v: v.startswith("release 1")),  # a * pattern
+        ("release (2|3)", lambda v: v in ("release 2", "release 3")),  # a regular expression, whole value
+        ("release", lambda v: False),
+    ],
+)
+def test_history_filters_on_bookmark_parameters_as_semaphore_does(api, semaphore_sim, project_id, pattern, matches):
+    production = target_named(semaphore_sim, project_id, "Production")
+    history = semaphore_sim.dt_history[production["id"]]
+
+    found = all_history(api, production["id"], parameter1=pattern)
+
+    expected = {d["id"] for d in history if matches(next(e["value"] for e in d["env_vars"]))}
+    assert {d["id"] for d in found} == expected
+    assert all_history(api, production["id"], parameter2="x") == []  # no second bookmark: nothing matches
+
+
+def test_who_triggered_a_deployment_is_named_where_semaphore_says_who(semaphore, semaphore_sim, project_id):
+    sync_connection(semaphore.pk)
+    production = DeploymentTarget.objects.get(project__external_id=project_id, name="Production")
+    staging = DeploymentTarget.objects.get(project__external_id=project_id, name="Staging")
+    by_id = {d["id"]: d["triggered_by"] for d in semaphore_sim.dt_history[production.external_id]}
+    logins = {user_id: login for login, user_id in semaphore_sim.members.items()}
+
+    for deployment in production.deployments.all():
+        raw = by_id[deployment.external_id]
+        expected = "auto-promotion" if raw == "Pipeline Done request" else logins[raw]
+        assert deployment.triggered_by == expected and deployment.raw["triggered_by"] == raw
+    users = [d for d in staging.deployments.all() if d.raw["triggered_by"] != "Pipeline Done request"]
+    assert users and {d.triggered_by for d in users} == {"a user"}  # Staging's rules name nobody
+
+
+def test_the_panel_shows_who_changed_a_target_and_where_a_deployment_came_from(
+    client, semaphore, semaphore_sim, operator, project_id
+):
+    sync_connection(semaphore.pk)
+    client.force_login(operator)
+    production = DeploymentTarget.objects.get(project__external_id=project_id, name="Production")
+    first = semaphore_sim.dt_history[production.external_id][-1]
+
+    data = client.get(api_panel_url(semaphore, "project_panel", "project", project_id)).json()["data"]
+    html = client.get(
+        f"/semaphore/{semaphore.slug}/panel/project_panel/project/{project_id}", {"dt": production.external_id}
+    ).content.decode()
+
+    target = next(t for t in data["targets"] if t["name"] == "Production")
+    assert target["created_by"] == semaphore_sim.dt_users[0] and target["updated_by"]
+    assert target["bookmarks"][0] == "MESSAGE"
+    newest = data["history"][0]
+    assert newest["switch_id"] == first["switch_id"] and newest["prev_pipeline_id"] == first["prev_pipeline_id"]
+    assert newest["raw_state"] in ("STARTED", "FAILED") and newest["state"] in ("started", "failed")
+    assert f'title="{semaphore_sim.dt_users[0]}"' in html  # the id behind "a user" / a name
+    assert 'name="dt_parameter1"' in html and ">MESSAGE <input" in html

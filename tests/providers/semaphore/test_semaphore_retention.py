@@ -1,21 +1,25 @@
-"""Semaphore artifact retention policies: double-star glob matching and the first-match
-rule, the rule checks of our form, the client against the simulator, the sync and the
-configure action, and the panel's "which rule applies" answer."""
+"""Semaphore artifact retention policies (docs/providers/semaphore.md, "Artifact
+retention"): double-star glob matching and the first-match rule, the rule checks of our
+form, the client against the simulator, the sync and the configure action, and the
+panel's "which rule applies" answer."""
 
 import uuid
 
 import pytest
 from django import forms
+from django.http import QueryDict
 from django.template.loader import render_to_string
 
 from dashboard.actions import run_action
 from dashboard.models import Project, RetentionPolicy, SyncRun
 from dashboard.sync import sync_connection
 from providers.base.errors import NotFound, PermissionDenied, Rejected
+from providers.semaphore.actions.retention import RetentionForm, parse_rules
 from providers.semaphore.adapter import SemaphoreAdapter
-from providers.semaphore.client import SemaphoreClient
-from providers.semaphore.deployments import project_panel_context
-from providers.semaphore.retention import RetentionForm, first_match, glob_match, parse_rules, retention_panel
+from providers.semaphore.globs import first_match, glob_match
+from providers.semaphore.panels import project_panel, retention_context
+
+from .support import action
 
 DOCS_POLICY = {
     "project": [{"selector": "/**/*", "age": "1 year"}],
@@ -25,20 +29,8 @@ DOCS_POLICY = {
 
 
 @pytest.fixture
-def api(semaphore_sim):
-    with SemaphoreClient(semaphore_sim.url, semaphore_sim.token, backoff=0.001) as client:
-        yield client
-
-
-@pytest.fixture
 def project_ids(semaphore_sim) -> list[str]:
     return list(semaphore_sim.projects)
-
-
-def action(name: str):
-    found = SemaphoreAdapter.action(name)
-    assert found is not None, name
-    return found
 
 
 # Globs -------------------------------------------------------------------------------------------
@@ -230,7 +222,7 @@ def test_the_panel_says_which_rule_applies_to_a_path(semaphore, project_ids, rf,
     sync_connection(semaphore.pk)
     project = Project.objects.get(external_id=project_ids[0])
 
-    check = retention_panel(project, rf.get("/", {"rp_path": path, "rp_level": level}))["check"]
+    check = retention_context(project, QueryDict(f"rp_path={path}&rp_level={level}"))["check"]
 
     assert check["index"] == index and check["level"] == level
 
@@ -242,7 +234,7 @@ def test_the_project_panel_shows_the_rules_and_the_answer(semaphore, project_ids
     request.user = operator
     adapter = SemaphoreAdapter(semaphore)
     try:
-        context = project_panel_context(adapter, project, request)
+        context = project_panel(adapter, project, request)
     finally:
         adapter.close()
 
