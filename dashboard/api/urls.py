@@ -3,6 +3,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 
 from . import views
+from .docs import APIDocs, APIRoot
 
 
 def api(view):
@@ -12,10 +13,14 @@ def api(view):
 
 
 urlpatterns = [
+    path("", api(APIRoot), name="api-root"),
+    # A page for people: the login redirect applies.
+    path("docs/", APIDocs.as_view(), name="api-docs"),
     path("schema/", login_not_required(SpectacularAPIView.as_view()), name="api-schema"),
     path("connections/", api(views.ConnectionList), name="api-connections"),
     path("builds/", api(views.BuildList), name="api-builds"),
     path("builds/<str:kind>/<slug:slug>/<path:external_id>", api(views.BuildDetail), name="api-build"),
+    path("jobs/", api(views.JobList), name="api-jobs"),
     path("jobs/<str:kind>/<slug:slug>/<path:external_id>", api(views.JobDetail), name="api-job"),
     path("logs/<str:kind>/<slug:slug>/<path:external_id>", api(views.JobLog), name="api-job-log"),
     path("agent-types/", api(views.AgentTypeList), name="api-agent-types"),
@@ -25,6 +30,7 @@ urlpatterns = [
     path("retention-policies/", api(views.RetentionPolicyList), name="api-retention-policies"),
     path("schedules/", api(views.ScheduleList), name="api-schedules"),
     path("action-log/", api(views.ActionLogList), name="api-action-log"),
+    path("sync-runs/", api(views.SyncRunList), name="api-sync-runs"),
     path(
         "actions/<str:kind>/<slug:slug>/<str:action_name>/<str:target>/<path:external_id>",
         api(views.ActionRun),

@@ -1,0 +1,44 @@
+"""Error answers in the schema: every operation says what it answers when the caller is
+not logged in or not allowed, when a path names nothing, and when a parameter is wrong,
+so clients (and schemathesis) can rely on the documented statuses."""
+
+from __future__ import annotations
+
+ERROR = {
+    "type": "object",
+    "properties": {"detail": {"type": "string"}},
+    "required": ["detail"],
+    "description": "What went wrong, in words.",
+}
+FIELD_ERRORS = {
+    "type": "object",
+    "additionalProperties": {},
+    "description": "Each wrong parameter with its messages (or `detail`).",
+}
+
+
+def _json(ref: str, description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": {"$ref": ref}}}}
+
+
+def document_errors(result: dict, generator, request, public) -> dict:
+    """drf-spectacular postprocessing hook."""
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    schemas.setdefault("Error", ERROR)
+    schemas.setdefault("FieldErrors", FIELD_ERRORS)
+    error, field_errors = "#/components/schemas/Error", "#/components/schemas/FieldErrors"
+    for item in result.get("paths", {}).values():
+        for method, operation in item.items():
+            if method not in ("get", "post", "put", "patch", "delete"):
+                continue
+            responses = operation.setdefault("responses", {})
+            parameters = operation.get("parameters", [])
+            responses.setdefault("401", _json(error, "Not logged in (session or basic auth)."))
+            responses.setdefault("403", _json(error, "Logged in, but not allowed."))
+            in_path = any(p.get("in") == "path" for p in parameters)
+            paged = any(p.get("name") == "cursor" for p in parameters)
+            if in_path or paged:
+                responses.setdefault("404", _json(error, "No such object (or a stale page cursor)."))
+            if operation.get("requestBody") or any(p.get("in") == "query" for p in parameters):
+                responses.setdefault("400", _json(field_errors, "A parameter is wrong; the answer names it."))
+    return result
