@@ -103,10 +103,12 @@ def field_schema(field: forms.Field) -> dict[str, Any]:
     if schema.get("type") == "string":
         if getattr(field, "max_length", None):
             schema["maxLength"] = field.max_length
+        # Django refuses NUL characters in text, and (stripping it) takes only spaces as empty.
         if field.required:
             schema["minLength"] = max(getattr(field, "min_length", None) or 0, 1)
-            if getattr(field, "strip", False):
-                schema["pattern"] = r"\S"  # only spaces counts as empty
+            schema["pattern"] = r"^[^\x00]*[^\s\x00][^\x00]*$" if getattr(field, "strip", False) else r"^[^\x00]+$"
+        else:
+            schema["pattern"] = r"^[^\x00]*$"
     if field.label:
         schema["title"] = str(field.label)
     description = str(field.help_text or "")

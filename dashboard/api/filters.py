@@ -11,7 +11,6 @@ from dashboard.models import (
     ActionLog,
     Agent,
     AgentType,
-    Connection,
     Deployment,
     DeploymentTarget,
     Job,
@@ -49,14 +48,14 @@ class ConnectionScopedFilter(django_filters.FilterSet):
     """``provider`` (a kind) and ``connection`` (a slug), on any model with a connection."""
 
     provider = django_filters.ChoiceFilter(field_name="connection__kind", choices=KIND_CHOICES, label="Provider")
-    connection = django_filters.ModelChoiceFilter(
-        queryset=Connection.objects.all(), field_name="connection", to_field_name="slug", label="Connection"
-    )
+    # A slug that names no connection matches nothing, like any other value that matches nothing.
+    connection = django_filters.CharFilter(field_name="connection__slug", label="Connection (slug)")
 
 
 class BuildApiFilter(BuildFilter):
     """The builds page's filters, plus pipeline and time ranges."""
 
+    connection = django_filters.CharFilter(field_name="connection__slug", label="Connection (slug)")
     pipeline = django_filters.CharFilter(method=by_name_or_id("pipeline"), label="Pipeline (name or id)")
     created = django_filters.IsoDateTimeFromToRangeFilter(field_name="created_at", label="Created")
     finished = django_filters.IsoDateTimeFromToRangeFilter(field_name="finished_at", label="Finished")

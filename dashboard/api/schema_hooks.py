@@ -4,6 +4,18 @@ so clients (and schemathesis) can rely on the documented statuses."""
 
 from __future__ import annotations
 
+from providers.registry import KINDS
+
+# What the URL patterns accept in each path segment (Django's converters), so generated
+# and hand-written calls alike know a value the router would not even route.
+PATH_PARAMETERS = {
+    "kind": {"type": "string", "enum": list(KINDS), "description": "The provider kind."},
+    "slug": {"type": "string", "pattern": "^[-a-zA-Z0-9_]+$", "description": "The connection's slug."},
+    # Django's ``path`` converter: anything but a line break.
+    "external_id": {"type": "string", "pattern": "^[^\\n]+$", "description": "The provider's own id."},
+}
+
+NO_NUL = r"^[^\x00]*$"
 ERROR = {
     "type": "object",
     "properties": {"detail": {"type": "string"}},
@@ -33,6 +45,12 @@ def document_errors(result: dict, generator, request, public) -> dict:
                 continue
             responses = operation.setdefault("responses", {})
             parameters = operation.get("parameters", [])
+            for parameter in parameters:
+                schema = parameter.get("schema", {})
+                if parameter.get("in") == "path" and parameter.get("name") in PATH_PARAMETERS:
+                    parameter["schema"] = dict(PATH_PARAMETERS[parameter["name"]])
+                elif schema.get("type") == "string" and not ({"format", "enum", "pattern"} & set(schema)):
+                    schema["pattern"] = NO_NUL  # Django's form fields refuse NUL characters
             responses.setdefault("401", _json(error, "Not logged in (session or basic auth)."))
             responses.setdefault("403", _json(error, "Logged in, but not allowed."))
             in_path = any(p.get("in") == "path" for p in parameters)

@@ -1,4 +1,4 @@
-from django.contrib.auth.decorators import login_not_required
+from django.contrib.auth.decorators import login_not_required, login_required
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 
@@ -14,8 +14,8 @@ def api(view):
 
 urlpatterns = [
     path("", api(APIRoot), name="api-root"),
-    # A page for people: the login redirect applies.
-    path("docs/", APIDocs.as_view(), name="api-docs"),
+    # A page for people: anonymous visitors go to the login page (DRF views opt out of it).
+    path("docs/", login_required(APIDocs.as_view()), name="api-docs"),
     path("schema/", login_not_required(SpectacularAPIView.as_view()), name="api-schema"),
     path("connections/", api(views.ConnectionList), name="api-connections"),
     path("builds/", api(views.BuildList), name="api-builds"),
