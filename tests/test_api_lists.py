@@ -153,3 +153,11 @@ def test_a_build_names_its_duration(viewer_client, synced):
     body = viewer_client.get(reverse("api-build", args=["semaphore", "acme", build.external_id])).json()
     assert body["duration"] == pytest.approx((build.finished_at - build.started_at).total_seconds())
     assert isinstance(body["jobs"][0]["duration"], float | None)
+
+
+def test_connections_count_their_active_builds(viewer_client, synced):
+    from dashboard.states import ACTIVE
+
+    row = viewer_client.get(reverse("api-connections")).json()[0]
+    assert row["active_builds"] == Build.objects.filter(state__in=ACTIVE).count()
+    assert "token" not in row

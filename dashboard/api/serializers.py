@@ -43,6 +43,8 @@ class ConnectionScoped(serializers.ModelSerializer):
 class ConnectionSerializer(serializers.ModelSerializer):
     """Everything about a connection but its token, which the API never returns."""
 
+    active_builds = serializers.IntegerField(read_only=True, help_text="Builds queued, running or blocked now.")
+
     class Meta:
         model = Connection
         fields = [
@@ -55,6 +57,7 @@ class ConnectionSerializer(serializers.ModelSerializer):
             "health",
             "last_error",
             "last_synced_at",
+            "active_builds",
         ]
 
 

@@ -27,6 +27,7 @@ from dashboard.models import (
     SyncRun,
 )
 from dashboard.roles import can_operate
+from dashboard.states import ACTIVE
 from dashboard.views.common import build_or_404, connection_or_404, job_or_404
 from providers.registry import adapter_class
 
@@ -71,7 +72,7 @@ class NewestFirst(CursorPagination):
 
 
 class ConnectionList(generics.ListAPIView):
-    queryset = Connection.objects.all()
+    queryset = Connection.objects.annotate(active_builds=Count("build", filter=Q(build__state__in=ACTIVE)))
     serializer_class = ConnectionSerializer
     pagination_class = None
 

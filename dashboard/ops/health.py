@@ -5,10 +5,12 @@ checked, not beat)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.db import connection as db
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
@@ -16,12 +18,18 @@ from django.utils.timesince import timesince
 
 from .models import Heartbeat
 
+log = logging.getLogger(__name__)
+
 BEAT = "beat"
 
 
 def record_heartbeat(name: str = BEAT) -> None:
-    """Note that a periodic job just ran (beat's dispatch calls this)."""
-    Heartbeat.objects.update_or_create(name=name, defaults={"at": timezone.now()})
+    """Note that a periodic job just ran (beat's dispatch calls this). Never in the way of
+    the job itself: a database hiccup here is logged, and the next run notes it again."""
+    try:
+        Heartbeat.objects.update_or_create(name=name, defaults={"at": timezone.now()})
+    except DatabaseError as exc:
+        log.warning("could not record the %s heartbeat: %s", name, exc)
 
 
 def beat_max_age() -> timedelta:
