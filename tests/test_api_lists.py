@@ -60,6 +60,11 @@ def test_time_ranges_filter_and_bad_values_are_named(viewer_client, synced):
 
     bad = viewer_client.get(reverse("api-builds"), {"created_after": "yesterday-ish"})
     assert bad.status_code == 400 and "created" in bad.json()
+    # Offsets Python takes but PostgreSQL would not, and a time past the calendar in UTC.
+    far = viewer_client.get(reverse("api-agents"), {"connected_after": "9930-04-12T21:53:09.53-20:19"})
+    assert far.status_code == 200 and far.json() == []
+    beyond = viewer_client.get(reverse("api-agents"), {"connected_after": "9999-12-31T23:59:00-20:00"})
+    assert beyond.status_code == 400 and "out of range" in str(beyond.json())
     unknown = viewer_client.get(reverse("api-jobs"), {"provider": "travis"})
     assert unknown.status_code == 400 and "provider" in unknown.json()
 
@@ -92,6 +97,15 @@ def test_deployment_history_filters(viewer_client, synced):
     assert {r["provider"] for r in rows} == {"semaphore"}
     times = [r["triggered_at"] for r in rows if r["triggered_at"]]
     assert times == sorted(times, reverse=True)
+
+    every = viewer_client.get(reverse("api-deployments"), {"page_size": 500}).json()["results"]
+    paged, page = [], viewer_client.get(reverse("api-deployments"), {"page_size": 2}).json()
+    while True:
+        paged += page["results"]
+        if not page["next"]:
+            break
+        page = viewer_client.get(page["next"]).json()
+    assert [r["external_id"] for r in paged] == [r["external_id"] for r in every]
 
 
 def test_agent_types_count_their_agents(viewer_client, synced):

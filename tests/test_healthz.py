@@ -47,8 +47,9 @@ def test_a_subset_of_checks_for_load_balancers(client, db):
 def test_an_unreachable_broker_fails_the_check(client, db, monkeypatch):
     from dashboard.celery import app
 
-    # Nothing listens on port 1 of this machine.
-    monkeypatch.setitem(app.conf, "broker_url", "redis://127.0.0.1:1/0")
+    # Nothing listens on port 1 of this machine. (Celery prefers the CELERY_BROKER_URL
+    # variable to its settings, but not for the write URL that the check connects to.)
+    monkeypatch.setitem(app.conf, "broker_write_url", "redis://127.0.0.1:1/0")
     monkeypatch.setitem(app.conf, "broker_transport_options", {})
     status, body = health(client, checks="database,broker")
     assert status == 503 and body["failed"] == ["broker"]

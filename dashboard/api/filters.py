@@ -3,8 +3,13 @@ list narrows by provider and connection, and by project, pipeline, state, branch
 where those mean something. Time ranges are ``<name>_after`` / ``<name>_before`` with ISO
 8601 values; a bad value answers 400 naming the parameter."""
 
+from datetime import UTC, datetime
+
 import django_filters
+from django.core.exceptions import ValidationError
 from django.db.models import Q
+from django_filters.fields import IsoDateTimeField, RangeField
+from django_filters.widgets import DateRangeWidget
 
 from dashboard.filters import BuildFilter
 from dashboard.models import (
@@ -35,6 +40,33 @@ __all__ = [
 ]
 
 
+class UtcDateTimeField(IsoDateTimeField):
+    """An ISO 8601 time, turned to UTC: Python takes offsets up to ±23:59, PostgreSQL only
+    up to ±15:59, and a time that leaves the calendar in UTC is refused here, by name."""
+
+    def to_python(self, value) -> datetime | None:
+        value = super().to_python(value)
+        if value is None:
+            return None
+        try:
+            return value.astimezone(UTC)
+        except OverflowError as exc:
+            raise ValidationError("This time is out of range.", code="invalid") from exc
+
+
+class UtcDateTimeRangeField(RangeField):
+    widget = DateRangeWidget
+
+    def __init__(self, *args, **kwargs):
+        super().__init__((UtcDateTimeField(), UtcDateTimeField()), *args, **kwargs)
+
+
+class TimeRange(django_filters.IsoDateTimeFromToRangeFilter):
+    """``<name>_after`` / ``<name>_before``, inclusive, in ISO 8601."""
+
+    field_class = UtcDateTimeRangeField
+
+
 def by_name_or_id(prefix: str):
     """Filter on a related row named by its name or its provider id (``project``, ``pipeline``)."""
 
@@ -57,8 +89,8 @@ class BuildApiFilter(BuildFilter):
 
     connection = django_filters.CharFilter(field_name="connection__slug", label="Connection (slug)")
     pipeline = django_filters.CharFilter(method=by_name_or_id("pipeline"), label="Pipeline (name or id)")
-    created = django_filters.IsoDateTimeFromToRangeFilter(field_name="created_at", label="Created")
-    finished = django_filters.IsoDateTimeFromToRangeFilter(field_name="finished_at", label="Finished")
+    created = TimeRange(field_name="created_at", label="Created")
+    finished = TimeRange(field_name="finished_at", label="Finished")
     gone = django_filters.BooleanFilter(field_name="gone", label="Gone from the provider")
 
     class Meta(BuildFilter.Meta):
@@ -74,8 +106,8 @@ class JobFilter(ConnectionScopedFilter):
     name = django_filters.CharFilter(field_name="name", label="Job name")
     group = django_filters.CharFilter(field_name="group", label="Group (block, stage)")
     allowed_failure = django_filters.BooleanFilter(field_name="allowed_failure", label="Allowed to fail")
-    started = django_filters.IsoDateTimeFromToRangeFilter(field_name="started_at", label="Started")
-    finished = django_filters.IsoDateTimeFromToRangeFilter(field_name="finished_at", label="Finished")
+    started = TimeRange(field_name="started_at", label="Started")
+    finished = TimeRange(field_name="finished_at", label="Finished")
 
     class Meta:
         model = Job
@@ -99,7 +131,7 @@ class ScheduleFilter(ConnectionScopedFilter):
     project = django_filters.CharFilter(method=by_name_or_id("project"), label="Project (name or id)")
     pipeline = django_filters.CharFilter(method=by_name_or_id("pipeline"), label="Pipeline (name or id)")
     enabled = django_filters.BooleanFilter(field_name="enabled", label="Enabled")
-    next_run = django_filters.IsoDateTimeFromToRangeFilter(field_name="next_run_at", label="Next run")
+    next_run = TimeRange(field_name="next_run_at", label="Next run")
 
     class Meta:
         model = Schedule
@@ -115,7 +147,7 @@ class AgentTypeFilter(ConnectionScopedFilter):
 class AgentFilter(ConnectionScopedFilter):
     agent_type = django_filters.CharFilter(field_name="agent_type__name", label="Agent type")
     state = django_filters.CharFilter(field_name="state", label="State, as the provider says it")
-    connected = django_filters.IsoDateTimeFromToRangeFilter(field_name="connected_at", label="Connected")
+    connected = TimeRange(field_name="connected_at", label="Connected")
 
     class Meta:
         model = Agent
@@ -138,7 +170,7 @@ class DeploymentFilter(ConnectionScopedFilter):
     project = django_filters.CharFilter(method=by_name_or_id("target__project"), label="Project (name or id)")
     triggered_by = django_filters.CharFilter(field_name="triggered_by", label="Triggered by")
     state = django_filters.CharFilter(field_name="state", label="State, as the provider says it")
-    triggered = django_filters.IsoDateTimeFromToRangeFilter(field_name="triggered_at", label="Triggered")
+    triggered = TimeRange(field_name="triggered_at", label="Triggered")
 
     class Meta:
         model = Deployment
@@ -160,7 +192,7 @@ class ActionLogFilter(ConnectionScopedFilter):
     action = django_filters.CharFilter(field_name="action", label="Action name")
     username = django_filters.CharFilter(field_name="username", label="Who")
     ok = django_filters.BooleanFilter(field_name="ok", label="Succeeded")
-    created = django_filters.IsoDateTimeFromToRangeFilter(field_name="created_at", label="When")
+    created = TimeRange(field_name="created_at", label="When")
 
     class Meta:
         model = ActionLog
@@ -169,7 +201,7 @@ class ActionLogFilter(ConnectionScopedFilter):
 
 class SyncRunFilter(ConnectionScopedFilter):
     status = django_filters.MultipleChoiceFilter(choices=SyncRun.Status.choices, label="Status")
-    started = django_filters.IsoDateTimeFromToRangeFilter(field_name="started_at", label="Started")
+    started = TimeRange(field_name="started_at", label="Started")
 
     class Meta:
         model = SyncRun
