@@ -139,8 +139,12 @@ class JobLog(APIView):
         job = job_or_404(kind, slug, external_id)
         log_row = logs.fresh_log(job)
         if limit is None:
-            response = StreamingHttpResponse(logs.read_bytes(log_row, offset), content_type="text/plain; charset=utf-8")
-            next_offset = max(log_row.size, offset)
+            # Exactly the bytes stored now, however much the log grows while they stream.
+            rest = max(log_row.size - offset, 0)
+            response = StreamingHttpResponse(
+                logs.read_bytes(log_row, offset, rest), content_type="text/plain; charset=utf-8"
+            )
+            next_offset = offset + rest
         else:
             body = b"".join(logs.read_bytes(log_row, offset, limit))
             response = HttpResponse(body, content_type="text/plain; charset=utf-8")
