@@ -6,6 +6,8 @@ COPY providers providers
 COPY templates templates
 COPY static static
 COPY manage.py ./
+# Static files get hashed names and gzip/brotli copies (whitenoise's manifest storage).
+ENV STATIC_MANIFEST=true
 RUN pip install --no-cache-dir . && python manage.py collectstatic --noinput
 ENV DASHBOARD_STATE_DIR=/var/lib/ci-dashboard
 EXPOSE 8000

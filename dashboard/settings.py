@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_htmx",
     "template_partials",
     "dashboard",
@@ -338,3 +339,54 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 CSRF_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
+
+# --- Operations: API docs, static files, metrics, health, logs, traces (docs/operations.md) ---
+# Swagger UI and Redoc come from our own static files, never a CDN.
+SPECTACULAR_SETTINGS.update(
+    {
+        "SWAGGER_UI_DIST": "SIDECAR",
+        "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+        "REDOC_DIST": "SIDECAR",
+        "POSTPROCESSING_HOOKS": [
+            "drf_spectacular.hooks.postprocess_schema_enums",
+            "dashboard.api.schema_hooks.document_errors",
+            "dashboard.api.action_schema.expand_actions",
+        ],
+    }
+)
+
+# Static files: hashed names and pre-compressed copies (whitenoise) where collectstatic ran
+# with STATIC_MANIFEST=true, as the Docker image does; the embedded default serves them as they are.
+if env.bool("STATIC_MANIFEST", default=False):
+    STORAGES["staticfiles"] = {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}
+    WHITENOISE_USE_FINDERS = False
+
+# /healthz and /metrics (dashboard/ops): answered before host checks, logins and CSRF.
+INSTALLED_APPS += ["django_prometheus", "dashboard.ops", "dashboard.telemetry"]
+MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "dashboard.ops.health.OpsEndpointsMiddleware",
+    *MIDDLEWARE,
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+DATABASES["default"]["ENGINE"] = DATABASES["default"]["ENGINE"].replace(
+    "django.db.backends.", "django_prometheus.db.backends.", 1
+)
+# A bearer token for /metrics; unset, only scrapes from this machine are answered.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# Seconds since beat's last dispatch before /healthz calls it stale (0: six dispatch periods, at least 60).
+HEALTHZ_BEAT_MAX_AGE = env.float("HEALTHZ_BEAT_MAX_AGE", default=0)
+HEALTHZ_TIMEOUT = env.float("HEALTHZ_TIMEOUT", default=3.0)
+
+# LOG_FORMAT=json: one JSON object per line, in the web process and the Celery processes alike.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+from dashboard.ops.logging import with_format  # noqa: E402 - settings are read top to bottom
+
+LOGGING = with_format(LOGGING, LOG_FORMAT)
+if LOG_FORMAT.strip().lower() == "json":
+    CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # keep our handlers rather than Celery's plain ones
+
+# OpenTelemetry traces of finished builds (dashboard/telemetry): off unless an endpoint is named.
+OTEL_EXPORTER_OTLP_ENDPOINT = env.str("OTEL_EXPORTER_OTLP_ENDPOINT", default="")
+OTEL_SERVICE_NAME = env.str("OTEL_SERVICE_NAME", default="ci-dashboard")
+OTEL_EXPORT_TIMEOUT = env.float("OTEL_EXPORT_TIMEOUT", default=10.0)

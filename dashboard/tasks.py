@@ -4,10 +4,12 @@ from celery import shared_task
 from django.conf import settings
 
 from dashboard import sync
+from dashboard.ops.health import record_heartbeat
 
 
 @shared_task(name="dashboard.tasks.dispatch_due_syncs")
 def dispatch_due_syncs() -> list[int]:
+    record_heartbeat()  # /healthz: beat is alive
     due = sync.dispatch_due()
     for connection_id in due:
         sync_connection.delay(connection_id)

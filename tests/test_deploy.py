@@ -1,34 +1,68 @@
-"""The production path: the compose file stays valid and gunicorn serves the app."""
+"""The production path: the compose file stays valid, and gunicorn serves the app with
+hashed, compressed static files, health checks and metrics."""
 
+import gzip
+import json
 import os
+import re
 import shutil
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
+import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_the_compose_file_is_valid():
+def compose(*args: str) -> subprocess.CompletedProcess:
     tool = shutil.which("docker-compose")
     if not tool:
         if os.environ.get("REQUIRE_COMPOSE"):
             pytest.fail("docker-compose is required to validate docker-compose.yml")
         pytest.skip("docker-compose is not installed")
+    # The example leaves the two secrets empty on purpose: compose refuses to start without them.
     env = {**os.environ, "SECRET_KEY": "x", "FIELD_ENCRYPTION_KEY": "y"}
-    result = subprocess.run(
-        [tool, "-f", "docker-compose.yml", "config", "-q"], cwd=ROOT, env=env, capture_output=True, text=True
+    return subprocess.run(
+        [tool, "--env-file", ".env.example", "-f", "docker-compose.yml", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
     )
+
+
+def test_the_compose_file_is_valid():
+    result = compose("config")
     assert result.returncode == 0, result.stderr
-    services = subprocess.run(
-        [tool, "-f", "docker-compose.yml", "config", "--services"], cwd=ROOT, env=env, capture_output=True, text=True
-    ).stdout.split()
-    assert {"postgres", "redis", "web", "worker", "beat"} <= set(services)
+    services = yaml.safe_load(result.stdout)["services"]
+    assert {"postgres", "redis", "migrate", "web", "worker", "beat"} <= set(services)
+    for name in ("web", "worker", "beat"):
+        assert services[name]["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}, name
+        assert services[name]["healthcheck"]["test"], name
+    assert services["migrate"]["command"] == "python manage.py migrate --noinput"
+    assert services["web"]["environment"]["STATIC_MANIFEST"] == "true"
+
+
+def test_compose_refuses_to_start_without_the_secrets():
+    tool = shutil.which("docker-compose")
+    if not tool:
+        pytest.skip("docker-compose is not installed")
+    env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "FIELD_ENCRYPTION_KEY")}
+    result = subprocess.run(
+        [tool, "--env-file", ".env.example", "-f", "docker-compose.yml", "config", "-q"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode != 0 and "SECRET_KEY" in result.stderr
 
 
 def free_port() -> int:
@@ -37,30 +71,84 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_gunicorn_serves_the_health_check(tmp_path):
+def get(url: str, **headers) -> tuple[int, dict, bytes]:
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+def value_of(families: dict, name: str, **labels) -> float:
+    return next(s.value for s in families[name].samples if all(s.labels.get(k) == v for k, v in labels.items()))
+
+
+def test_gunicorn_serves_hashed_compressed_static_files_health_and_metrics(tmp_path):
+    """The production path: collectstatic with the manifest storage, then gunicorn with two
+    workers sharing their metrics through PROMETHEUS_MULTIPROC_DIR."""
     port = free_port()
-    env = {**os.environ, "DASHBOARD_STATE_DIR": str(tmp_path)}
+    (tmp_path / "prometheus").mkdir()
+    env = {
+        **os.environ,
+        "DASHBOARD_STATE_DIR": str(tmp_path),
+        "STATIC_ROOT": str(tmp_path / "static"),
+        "STATIC_MANIFEST": "true",
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prometheus"),
+        "METRICS_TOKEN": "t0ken",
+    }
     env.setdefault("DATABASE_URL", f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    collected = subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env, capture_output=True
+    )
+    assert collected.returncode == 0, collected.stderr.decode()
     gunicorn = Path(sys.executable).with_name("gunicorn")
     process = subprocess.Popen(
-        [str(gunicorn), "dashboard.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
+        [str(gunicorn), "dashboard.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
+    base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
         while True:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
-                    assert response.status == 200
-                    assert b'"ok"' in response.read()
-                    break
+                status, _, body = get(f"{base}/healthz?checks=database")
+                break
             except OSError:
                 if time.monotonic() > deadline or process.poll() is not None:
                     raise
                 time.sleep(0.3)
+        assert status == 200 and b'"ok"' in body
+
+        # No beat has run against this fresh database: the full check says which part fails.
+        status, _, body = get(f"{base}/healthz")
+        assert status == 503 and json.loads(body)["failed"] == ["beat"]
+
+        status, _, page = get(f"{base}/accounts/login/")
+        assert status == 200
+        stylesheet = re.search(rb'href="(/static/app\.[0-9a-f]{12}\.css)"', page)
+        assert stylesheet, "pages link the hashed name of app.css"
+        status, headers, body = get(base + stylesheet.group(1).decode(), **{"Accept-Encoding": "gzip"})
+        assert status == 200 and headers.get("Content-Encoding") == "gzip"
+        assert "immutable" in headers.get("Cache-Control", "")
+        assert b"{" in gzip.decompress(body)
+
+        assert get(f"{base}/metrics")[0] == 401
+        for _ in range(4):  # requests spread over both workers
+            get(f"{base}/accounts/login/")
+        status, _, text = get(f"{base}/metrics", Authorization="Bearer t0ken")
+        assert status == 200
+        families = {f.name: f for f in text_string_to_metric_families(text.decode())}
+        assert value_of(families, "ci_metrics_errors", part="database") == 1  # nothing migrated here
+        logins = sum(
+            s.value
+            for s in families["django_http_requests_total_by_view_transport_method"].samples
+            if s.labels.get("view") == "login" and s.name.endswith("_total")
+        )
+        assert logins >= 5, "every worker's requests are counted"
     finally:
         process.terminate()
         process.wait(timeout=10)

@@ -16,7 +16,7 @@ def test_plain_http_is_redirected_to_https_but_the_health_check_is_not(db, setti
     client = Client()
     response = client.get(reverse("login"))
     assert response.status_code == 301 and response["Location"].startswith("https://")
-    assert client.get(reverse("healthz")).status_code == 200
+    assert client.get(reverse("healthz") + "?checks=database").status_code == 200
 
 
 def test_https_through_the_proxy_gets_hsts_and_safe_headers(db, settings):

@@ -1,4 +1,8 @@
+from datetime import timedelta
+
 from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from dashboard.models import (
@@ -18,10 +22,30 @@ from dashboard.public_errors import answer_for, error_for
 from dashboard.secrets import masked, redact, strip_url_credentials
 from dashboard.templatetags.security_tags import safe_http_url
 
+from .logs import MAX_WINDOW
+
 
 def _user(serializer: serializers.Serializer):
     request = serializer.context.get("request")
     return getattr(request, "user", None)
+
+
+@extend_schema_field(OpenApiTypes.DOUBLE)
+class Seconds(serializers.Field):
+    """A duration (``timedelta``) as seconds; null until both ends are known."""
+
+    def __init__(self, **kwargs):
+        super().__init__(read_only=True, allow_null=True, **kwargs)
+
+    def to_representation(self, value: timedelta) -> float:
+        return value.total_seconds()
+
+
+class ConnectionScoped(serializers.ModelSerializer):
+    """Rows of one connection name it and its provider, so lists across connections read alone."""
+
+    provider = serializers.CharField(source="connection.kind", read_only=True)
+    connection = serializers.CharField(source="connection.slug", read_only=True)
 
 
 class ConnectionSerializer(serializers.ModelSerializer):
@@ -32,6 +56,8 @@ class ConnectionSerializer(serializers.ModelSerializer):
     base_url = serializers.SerializerMethodField()
     health = serializers.CharField(source="health_now.value", read_only=True)
     last_error = serializers.SerializerMethodField()
+
+    active_builds = serializers.IntegerField(read_only=True, help_text="Builds queued, running or blocked now.")
 
     class Meta:
         model = Connection
@@ -45,6 +71,7 @@ class ConnectionSerializer(serializers.ModelSerializer):
             "health",
             "last_error",
             "last_synced_at",
+            "active_builds",
         ]
 
     def get_base_url(self, connection: Connection) -> str:
@@ -54,7 +81,7 @@ class ConnectionSerializer(serializers.ModelSerializer):
         return error_for(_user(self), connection.health_now.message)
 
 
-class SyncRunSerializer(serializers.ModelSerializer):
+class SyncRunSerializer(ConnectionScoped):
     error = serializers.SerializerMethodField()
 
     def get_error(self, run: SyncRun) -> str:
@@ -63,6 +90,8 @@ class SyncRunSerializer(serializers.ModelSerializer):
     class Meta:
         model = SyncRun
         fields = [
+            "provider",
+            "connection",
             "started_at",
             "finished_at",
             "status",
@@ -76,6 +105,7 @@ class SyncRunSerializer(serializers.ModelSerializer):
 
 
 class JobSerializer(serializers.ModelSerializer):
+    duration = Seconds()
     url = serializers.SerializerMethodField()
     log_url = serializers.SerializerMethodField()
 
@@ -88,9 +118,11 @@ class JobSerializer(serializers.ModelSerializer):
             "state",
             "raw_state",
             "exit_code",
+            "allowed_failure",
             "created_at",
             "started_at",
             "finished_at",
+            "duration",
             "depends_on",
             "url",
             "log_url",
@@ -111,6 +143,7 @@ class BuildSerializer(serializers.ModelSerializer):
     connection = serializers.CharField(source="connection.slug")
     project = serializers.CharField(source="project.name", default=None)
     pipeline = serializers.CharField(source="pipeline.name", default=None)
+    duration = Seconds()
     url = serializers.SerializerMethodField()
     web_url = serializers.SerializerMethodField()
 
@@ -133,6 +166,7 @@ class BuildSerializer(serializers.ModelSerializer):
             "created_at",
             "started_at",
             "finished_at",
+            "duration",
             "web_url",
             "gone",
             "url",
@@ -152,26 +186,35 @@ class BuildDetailSerializer(BuildSerializer):
         fields = [*BuildSerializer.Meta.fields, "commit_message", "jobs"]
 
 
-class AgentTypeSerializer(serializers.ModelSerializer):
+class AgentTypeSerializer(ConnectionScoped):
+    connected = serializers.IntegerField(read_only=True, help_text="Agents of this type connected now.")
+    busy = serializers.IntegerField(read_only=True, help_text="Of those, agents running a job.")
+
     class Meta:
         model = AgentType
         fields = [
+            "provider",
+            "connection",
             "external_id",
             "name",
             "assignment_origin",
             "release_after",
             "total_agents",
+            "connected",
+            "busy",
             "created_at",
             "updated_at",
         ]
 
 
-class AgentSerializer(serializers.ModelSerializer):
+class AgentSerializer(ConnectionScoped):
     agent_type = serializers.CharField(source="agent_type.name", default=None)
 
     class Meta:
         model = Agent
         fields = [
+            "provider",
+            "connection",
             "external_id",
             "name",
             "agent_type",
@@ -187,16 +230,26 @@ class AgentSerializer(serializers.ModelSerializer):
         ]
 
 
-class DeploymentSerializer(serializers.ModelSerializer):
+class DeploymentSerializer(ConnectionScoped):
     target = serializers.CharField(source="target.name")
+    target_external_id = serializers.CharField(source="target.external_id")
+    project = serializers.CharField(source="target.project.name", default=None)
+    build = serializers.CharField(source="build.external_id", default=None)
+    build_title = serializers.CharField(source="build.title", default=None)
     build_url = serializers.SerializerMethodField()
 
     class Meta:
         model = Deployment
         fields = [
+            "provider",
+            "connection",
             "external_id",
             "target",
+            "target_external_id",
+            "project",
             "pipeline_external_id",
+            "build",
+            "build_title",
             "build_url",
             "triggered_by",
             "triggered_at",
@@ -208,12 +261,14 @@ class DeploymentSerializer(serializers.ModelSerializer):
         return deployment.build.get_absolute_url() if deployment.build else None
 
 
-class DeploymentTargetSerializer(serializers.ModelSerializer):
+class DeploymentTargetSerializer(ConnectionScoped):
     project = serializers.CharField(source="project.name", default=None)
 
     class Meta:
         model = DeploymentTarget
         fields = [
+            "provider",
+            "connection",
             "external_id",
             "name",
             "project",
@@ -227,23 +282,37 @@ class DeploymentTargetSerializer(serializers.ModelSerializer):
         ]
 
 
-class RetentionPolicySerializer(serializers.ModelSerializer):
+class RetentionPolicySerializer(ConnectionScoped):
     project = serializers.CharField(source="project.name", default=None)
 
     class Meta:
         model = RetentionPolicy
-        fields = ["external_id", "project", "rules"]
+        fields = ["provider", "connection", "external_id", "project", "rules"]
 
 
-class ScheduleSerializer(serializers.ModelSerializer):
+class ScheduleSerializer(ConnectionScoped):
+    project = serializers.CharField(source="project.name", default=None)
     pipeline = serializers.CharField(source="pipeline.name", default=None)
 
     class Meta:
         model = Schedule
-        fields = ["external_id", "name", "pipeline", "cron", "timezone", "enabled", "next_run_at", "last_run_at"]
+        fields = [
+            "provider",
+            "connection",
+            "external_id",
+            "name",
+            "project",
+            "pipeline",
+            "cron",
+            "timezone",
+            "enabled",
+            "next_run_at",
+            "last_run_at",
+        ]
 
 
 class ActionLogSerializer(serializers.ModelSerializer):
+    provider = serializers.CharField(source="connection.kind", default=None)
     connection = serializers.CharField(source="connection.slug", default=None)
     params = serializers.SerializerMethodField()
     answer = serializers.SerializerMethodField()
@@ -258,4 +327,31 @@ class ActionLogSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ActionLog
-        fields = ["created_at", "username", "connection", "action", "target", "params", "ok", "answer"]
+        fields = ["created_at", "username", "provider", "connection", "action", "target", "params", "ok", "answer"]
+
+
+class JobListSerializer(JobSerializer):
+    """A job on its own, so it names its connection and its build."""
+
+    provider = serializers.CharField(source="connection.kind")
+    connection = serializers.CharField(source="connection.slug")
+    build = serializers.CharField(source="build.external_id")
+    build_url = serializers.SerializerMethodField()
+
+    class Meta(JobSerializer.Meta):
+        fields = ["provider", "connection", "build", *JobSerializer.Meta.fields, "build_url"]
+
+    def get_build_url(self, job: Job) -> str:
+        return reverse("api-build", args=[job.connection.kind, job.connection.slug, job.build.external_id])
+
+
+class LogWindowQuery(serializers.Serializer):
+    """Which bytes of a log to answer with."""
+
+    offset = serializers.IntegerField(min_value=0, default=0, help_text="First byte to send (0: the start).")
+    limit = serializers.IntegerField(
+        min_value=1,
+        max_value=MAX_WINDOW,
+        required=False,
+        help_text="How many bytes at most (up to 1 MiB); without it the rest of the log is streamed.",
+    )

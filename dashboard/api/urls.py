@@ -1,8 +1,9 @@
-from django.contrib.auth.decorators import login_not_required
+from django.contrib.auth.decorators import login_not_required, login_required
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 
 from . import views
+from .docs import APIDocs, APIRoot
 
 
 def api(view):
@@ -12,10 +13,14 @@ def api(view):
 
 
 urlpatterns = [
+    path("", api(APIRoot), name="api-root"),
+    # A page for people: anonymous visitors go to the login page (DRF views opt out of it).
+    path("docs/", login_required(APIDocs.as_view()), name="api-docs"),
     path("schema/", login_not_required(SpectacularAPIView.as_view()), name="api-schema"),
     path("connections/", api(views.ConnectionList), name="api-connections"),
     path("builds/", api(views.BuildList), name="api-builds"),
     path("builds/<str:kind>/<slug:slug>/<path:external_id>", api(views.BuildDetail), name="api-build"),
+    path("jobs/", api(views.JobList), name="api-jobs"),
     path("jobs/<str:kind>/<slug:slug>/<path:external_id>", api(views.JobDetail), name="api-job"),
     path("logs/<str:kind>/<slug:slug>/<path:external_id>", api(views.JobLog), name="api-job-log"),
     path("agent-types/", api(views.AgentTypeList), name="api-agent-types"),
@@ -31,6 +36,7 @@ urlpatterns = [
         api(views.PanelData),
         name="api-panel",
     ),
+    path("sync-runs/", api(views.SyncRunList), name="api-sync-runs"),
     path(
         "actions/<str:kind>/<slug:slug>/<str:action_name>/<str:target>/<path:external_id>",
         api(views.ActionRun),

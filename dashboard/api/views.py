@@ -1,18 +1,20 @@
+from datetime import UTC, datetime
+
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.db.models import Prefetch, prefetch_related_objects
-from django.http import Http404, StreamingHttpResponse
+from django.db.models import Count, DateTimeField, Prefetch, Q, Value, prefetch_related_objects
+from django.db.models.functions import Coalesce
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
-from rest_framework import generics
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import generics, serializers
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from dashboard import capabilities, logstore
+from dashboard import capabilities
 from dashboard.actions import build_form, find_target, resolve_action, run_action
-from dashboard.filters import BuildFilter
 from dashboard.models import (
     ActionLog,
     Agent,
@@ -24,12 +26,27 @@ from dashboard.models import (
     Job,
     RetentionPolicy,
     Schedule,
+    SyncRun,
 )
 from dashboard.panels import panel_context
+from dashboard.states import ACTIVE
 from dashboard.views.common import build_or_404, connection_or_404, job_or_404
 from providers.base.adapter import Capability
 from providers.registry import KINDS, LABELS, adapter_class
 
+from . import logs
+from .filters import (
+    ActionLogFilter,
+    AgentFilter,
+    AgentTypeFilter,
+    BuildApiFilter,
+    DeploymentFilter,
+    DeploymentTargetFilter,
+    JobFilter,
+    RetentionPolicyFilter,
+    ScheduleFilter,
+    SyncRunFilter,
+)
 from .panels import plain
 from .serializers import (
     ActionLogSerializer,
@@ -40,9 +57,12 @@ from .serializers import (
     ConnectionSerializer,
     DeploymentSerializer,
     DeploymentTargetSerializer,
+    JobListSerializer,
     JobSerializer,
+    LogWindowQuery,
     RetentionPolicySerializer,
     ScheduleSerializer,
+    SyncRunSerializer,
 )
 
 
@@ -56,7 +76,7 @@ class NewestFirst(CursorPagination):
 
 
 class ConnectionList(generics.ListAPIView):
-    queryset = Connection.objects.all()
+    queryset = Connection.objects.annotate(active_builds=Count("build", filter=Q(build__state__in=ACTIVE)))
     serializer_class = ConnectionSerializer
     pagination_class = None
 
@@ -64,7 +84,7 @@ class ConnectionList(generics.ListAPIView):
 class BuildList(generics.ListAPIView):
     queryset = Build.objects.select_related("connection", "project", "pipeline")
     serializer_class = BuildSerializer
-    filterset_class = BuildFilter
+    filterset_class = BuildApiFilter
     pagination_class = NewestFirst
 
 
@@ -86,21 +106,63 @@ class JobDetail(generics.RetrieveAPIView):
         return job_or_404(self.kwargs["kind"], self.kwargs["slug"], self.kwargs["external_id"])
 
 
+class JobList(generics.ListAPIView):
+    """Jobs across every build, newest first."""
+
+    queryset = Job.objects.select_related("connection", "build").defer("raw")
+    serializer_class = JobListSerializer
+    filterset_class = JobFilter
+
+    class Paging(CursorPagination):
+        ordering = ("-id",)
+        page_size = 50
+        max_page_size = 200
+        page_size_query_param = "page_size"
+
+    pagination_class = Paging
+
+
 class JobLog(APIView):
-    @extend_schema(responses={(200, "text/plain"): OpenApiTypes.STR})
-    def get(self, request: Request, kind: str, slug: str, external_id: str) -> StreamingHttpResponse:
-        """The job's log as stored so far, streamed as plain text."""
+    @extend_schema(
+        parameters=[LogWindowQuery],
+        responses={
+            (200, "text/plain"): OpenApiResponse(
+                OpenApiTypes.STR,
+                description="The stored log bytes from ``offset`` (at most ``limit`` of them). Headers: "
+                "``X-Log-Size`` (bytes stored so far), ``X-Log-Offset``, ``X-Log-Next-Offset`` (where the "
+                "next window starts) and ``X-Log-Complete`` (``true`` once the job's log is whole).",
+            ),
+        },
+    )
+    def get(self, request: Request, kind: str, slug: str, external_id: str) -> HttpResponse:
+        """The job's log, or a byte window of it: fetched from the provider first when it may have
+        grown, like the job page does. Without ``limit`` the rest of the log is streamed."""
+        query = LogWindowQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        offset, limit = query.validated_data["offset"], query.validated_data.get("limit")
         job = job_or_404(kind, slug, external_id)
-        log_row = logstore.log_for(job)
-        response = StreamingHttpResponse(
-            (part.encode() for part in logstore.read(log_row)), content_type="text/plain; charset=utf-8"
-        )
+        log_row = logs.fresh_log(job)
+        if limit is None:
+            # Exactly the bytes stored now, however much the log grows while they stream.
+            rest = max(log_row.size - offset, 0)
+            response = StreamingHttpResponse(
+                logs.read_bytes(log_row, offset, rest), content_type="text/plain; charset=utf-8"
+            )
+            next_offset = offset + rest
+        else:
+            body = b"".join(logs.read_bytes(log_row, offset, limit))
+            response = HttpResponse(body, content_type="text/plain; charset=utf-8")
+            next_offset = offset + len(body)
+        response["X-Log-Size"] = str(log_row.size)
+        response["X-Log-Offset"] = str(offset)
+        response["X-Log-Next-Offset"] = str(next_offset)
         response["X-Log-Complete"] = "true" if log_row.complete else "false"
         return response
 
 
 class ConnectionScoped(generics.ListAPIView):
-    """Lists filtered by ``?connection=<slug>`` (and ``?provider=<kind>``)."""
+    """Lists of one kind of provider row, filtered by their FilterSet (``provider``,
+    ``connection`` and more)."""
 
     model = None
     related: tuple[str, ...] = ()
@@ -113,59 +175,112 @@ class ConnectionScoped(generics.ListAPIView):
         return super().list(request, *args, **kwargs)
 
     def get_queryset(self):
-        queryset = self.model.objects.select_related("connection", *self.related)
-        if slug := self.request.query_params.get("connection"):
-            queryset = queryset.filter(connection__slug=slug)
-        if kind := self.request.query_params.get("provider"):
-            queryset = queryset.filter(connection__kind=kind)
-        return queryset
+        return self.model.objects.select_related("connection", *self.related).defer("raw")
 
 
 class AgentTypeList(ConnectionScoped):
-    model, serializer_class, capability = AgentType, AgentTypeSerializer, Capability.AGENTS
+    model, serializer_class, filterset_class = AgentType, AgentTypeSerializer, AgentTypeFilter
+    capability = Capability.AGENTS
+
+    def get_queryset(self):
+        return (
+            super()
+            .get_queryset()
+            .annotate(connected=Count("agent"), busy=Count("agent", filter=Q(agent__state="busy")))
+        )
 
 
 class AgentList(ConnectionScoped):
     model, serializer_class, related = Agent, AgentSerializer, ("agent_type",)
     capability = Capability.AGENTS
+    filterset_class = AgentFilter
 
 
 class DeploymentTargetList(ConnectionScoped):
     model, serializer_class, related = DeploymentTarget, DeploymentTargetSerializer, ("project",)
+    filterset_class = DeploymentTargetFilter
     capability = Capability.DEPLOYMENTS
 
 
 class DeploymentList(ConnectionScoped):
-    model, serializer_class, related = Deployment, DeploymentSerializer, ("target", "build__connection")
+    """A deployment history, newest first; page through it with ``triggered_before``."""
+
+    model, serializer_class = Deployment, DeploymentSerializer
+    related = ("target", "target__project", "build__connection")
+    filterset_class = DeploymentFilter
     capability = Capability.DEPLOYMENTS
-    pagination_class = None
+
+    class Paging(CursorPagination):
+        # Entries the provider gave no time sort last; the id breaks ties.
+        ordering = ("-when", "-id")
+        page_size = 50
+        max_page_size = 500
+        page_size_query_param = "page_size"
+
+    pagination_class = Paging
 
     def get_queryset(self):
-        queryset = super().get_queryset()
-        if target := self.request.query_params.get("target"):
-            queryset = queryset.filter(target__external_id=target)
-        return queryset[:500]
+        epoch = Value(datetime(1970, 1, 1, tzinfo=UTC), output_field=DateTimeField())
+        return super().get_queryset().annotate(when=Coalesce("triggered_at", epoch))
 
 
 class RetentionPolicyList(ConnectionScoped):
     model, serializer_class, related = RetentionPolicy, RetentionPolicySerializer, ("project",)
+    filterset_class = RetentionPolicyFilter
     capability = Capability.RETENTION
 
 
 class ScheduleList(ConnectionScoped):
-    model, serializer_class, related = Schedule, ScheduleSerializer, ("pipeline",)
+    model, serializer_class, related = Schedule, ScheduleSerializer, ("project", "pipeline")
+    filterset_class = ScheduleFilter
     capability = Capability.SCHEDULES
 
 
 class ActionLogList(generics.ListAPIView):
     serializer_class = ActionLogSerializer
     queryset = ActionLog.objects.select_related("connection")
+    filterset_class = ActionLogFilter
 
     class Paging(CursorPagination):
         ordering = ("-created_at", "-id")
         page_size = 50
 
     pagination_class = Paging
+
+
+class SyncRunList(generics.ListAPIView):
+    """Every sync: when, how it went, how many requests it made and rows it wrote."""
+
+    serializer_class = SyncRunSerializer
+    queryset = SyncRun.objects.select_related("connection")
+    filterset_class = SyncRunFilter
+
+    class Paging(CursorPagination):
+        ordering = ("-started_at", "-id")
+        page_size = 50
+        max_page_size = 200
+        page_size_query_param = "page_size"
+
+    pagination_class = Paging
+
+
+ACTION_DONE = inline_serializer(
+    "ActionDone",
+    {
+        "ok": serializers.BooleanField(),
+        "message": serializers.CharField(),
+        "once": serializers.JSONField(allow_null=True, help_text="Shown once (e.g. a new secret); never stored."),
+        "redirect": serializers.CharField(allow_null=True, allow_blank=True),
+    },
+)
+ACTION_REFUSED = inline_serializer(
+    "ActionRefused",
+    {
+        "ok": serializers.BooleanField(),
+        "message": serializers.CharField(required=False),
+        "errors": serializers.DictField(required=False, help_text="Each wrong parameter with its messages."),
+    },
+)
 
 
 class ActionRun(APIView):
@@ -175,10 +290,9 @@ class ActionRun(APIView):
     @extend_schema(
         request=OpenApiTypes.OBJECT,
         responses={
-            200: OpenApiTypes.OBJECT,
-            400: OpenApiTypes.OBJECT,
-            403: OpenApiTypes.OBJECT,
-            422: OpenApiTypes.OBJECT,
+            200: ACTION_DONE,
+            400: OpenApiResponse(ACTION_REFUSED, description="The parameters are wrong, or confirm is missing."),
+            422: OpenApiResponse(ACTION_REFUSED, description="The provider refused; message holds its words."),
         },
     )
     def post(self, request: Request, kind: str, slug: str, action_name: str, target: str, external_id: str) -> Response:
@@ -205,11 +319,28 @@ class ActionRun(APIView):
         return response
 
 
+PROVIDER = inline_serializer(
+    "Provider",
+    {
+        "kind": serializers.CharField(),
+        "label": serializers.CharField(),
+        "capabilities": serializers.ListField(child=serializers.CharField()),
+        "actions": serializers.ListField(child=serializers.DictField()),
+        "panels": serializers.ListField(child=serializers.DictField()),
+    },
+    many=True,
+)
+PANEL_DATA = inline_serializer(
+    "PanelData",
+    {"panel": serializers.CharField(), "error": serializers.CharField(), "data": serializers.DictField()},
+)
+
+
 class PanelData(APIView):
     """What a provider panel shows on a page, as JSON (``panels`` of
     ``/api/providers/``: promotions, active jobs, metrics, task output, artifacts...)."""
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT})
+    @extend_schema(responses={200: PANEL_DATA, 404: OpenApiTypes.OBJECT})
     def get(self, request: Request, kind: str, slug: str, name: str, target: str, external_id: str) -> Response:
         connection = connection_or_404(kind, slug)
         obj = find_target(connection, target, external_id)
@@ -224,7 +355,7 @@ class PanelData(APIView):
 class ProviderList(APIView):
     """The registered providers: their capabilities, actions (with parameters) and panels."""
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(responses={200: PROVIDER})
     def get(self, request: Request) -> Response:
         return Response(
             [

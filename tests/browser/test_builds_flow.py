@@ -64,5 +64,7 @@ def test_a_user_filters_opens_a_build_and_watches_a_log_grow(
     # A function, not a string: the Content-Security-Policy forbids evaluating strings.
     page.wait_for_function("n => document.getElementById('log').innerText.length > n", arg=before, timeout=15000)
     clock.advance(60)  # to the end of the job
+    expect(log).to_contain_text("Job passed", timeout=15000)
+    page.click("[data-log-expand]")  # passed commands fold once they end
     expect(log).to_contain_text("<ok> & done", timeout=15000)  # markup in a log is shown as text
     expect(log).to_contain_text(re.compile(r"Job (passed|failed)"))

@@ -1,0 +1,2 @@
+"""OpenTelemetry traces of finished builds, for Grafana Tempo, Jaeger and the like
+(docs/operations.md)."""
