@@ -23,3 +23,7 @@ class DashboardConfig(AppConfig):
         from dashboard.notify.events import connect as connect_notifications
 
         connect_notifications()
+
+        from dashboard.insights.receivers import connect as connect_insights
+
+        connect_insights()

@@ -43,6 +43,7 @@ urlpatterns = [
     path("shares/", previews.share_links, name="share-links"),
     path("shares/<int:pk>/revoke", previews.revoke_share, name="share-revoke"),
     path("s/<str:secret>", previews.shared, name="share"),
+    path("insights/", include("dashboard.insights.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

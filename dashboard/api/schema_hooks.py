@@ -71,4 +71,9 @@ def document_errors(result: dict, generator, request, public) -> dict:
             responses.setdefault("429", _json(error, "Too many requests, or too many failed logins: wait and retry."))
             if operation.get("requestBody") or any(p.get("in") == "query" for p in parameters):
                 responses.setdefault("400", _json(field_errors, "A parameter is wrong; the answer names it."))
+            if "text/csv" in responses.get("200", {}).get("content", {}):
+                # A caller asking for CSV gets its error as CSV too (one `error` column).
+                for code, answer in responses.items():
+                    if code >= "400":
+                        answer.setdefault("content", {}).setdefault("text/csv", {"schema": {"type": "string"}})
     return result

@@ -1,6 +1,8 @@
 from django.contrib.auth.decorators import login_not_required, login_required
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
+
+from dashboard.insights.urls import api_urlpatterns as insights_api
 
 from . import views
 from .docs import APIDocs, APIRoot
@@ -37,6 +39,7 @@ urlpatterns = [
         name="api-panel",
     ),
     path("sync-runs/", api(views.SyncRunList), name="api-sync-runs"),
+    path("insights/", include(insights_api)),
     path(
         "actions/<str:kind>/<slug:slug>/<str:action_name>/<str:target>/<path:external_id>",
         api(views.ActionRun),

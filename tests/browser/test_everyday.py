@@ -12,7 +12,6 @@ from django.urls import reverse
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from dashboard.links import permalink
 from dashboard.models import Build, Connection, Pipeline
 from dashboard.models.connections import Health
 
@@ -43,7 +42,7 @@ def builds(db):
 def test_times_show_in_the_viewers_zone_and_keep_current(browser, live_server, builds, viewer):
     context = browser.new_context(timezone_id="America/New_York", locale="en-US")
     page = context.new_page()
-    log_in(page, live_server.url, "vera", "pw-vera", path=permalink(builds["main"]))
+    log_in(page, live_server.url, "vera", "pw-vera", path=builds["main"].get_absolute_url())
     absolute = page.locator("time[data-absolute]").first
     expect(absolute).to_have_text(re.compile(r"\b(EST|EDT)$"))  # the zone is named
     assert "UTC" not in absolute.inner_text()

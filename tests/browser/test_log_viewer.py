@@ -9,7 +9,6 @@ from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from dashboard import logstore
-from dashboard.links import permalink
 from dashboard.logsections import end_marker, start_marker
 from dashboard.models import Build, Connection, Job
 
@@ -80,9 +79,9 @@ def in_view(page: Page, line: int) -> bool:
 def test_a_50_mb_log_opens_scrolls_links_folds_and_searches(page: Page, live_server, viewer):
     job = a_job()
     total = big_log(job)
-    url = f"{live_server.url}{permalink(job)}"
+    url = f"{live_server.url}{job.get_absolute_url()}"
     watch = Watch(page)
-    log_in(page, live_server.url, "vera", "pw-vera", path=permalink(job))
+    log_in(page, live_server.url, "vera", "pw-vera", path=job.get_absolute_url())
 
     # It opens at the end (the last section, folded), with only a screenful of lines in the page.
     expect(page.locator(f"#L{total - LINES_PER_STEP - 1}.section-head")).to_be_visible()
@@ -156,7 +155,7 @@ def test_follow_mode_keeps_the_end_in_view_until_the_reader_scrolls_up(page: Pag
     logstore.append(log, "".join(f"early {n}\n" for n in range(1, 101)))
     log.fetched_at = timezone.now()
     log.save()
-    log_in(page, live_server.url, "vera", "pw-vera", path=permalink(job))
+    log_in(page, live_server.url, "vera", "pw-vera", path=job.get_absolute_url())
     expect(page.locator("[data-log-follow]")).to_be_checked()
     expect(page.locator("#L100")).to_be_visible()
 

@@ -22,6 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from dashboard import logstore
+from dashboard.insights import bench as insights_bench
 from dashboard.models import Build, Connection, Job, Project
 from dashboard.sync import sync_connection
 from providers.base.sim import Scale
@@ -45,8 +46,14 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--sizes", default="1000,10000,100000", help="builds in the history")
         parser.add_argument("--output", default=str(Path(settings.STATE_DIR) / "bench.md"))
+        parser.add_argument(
+            "--insights-jobs",
+            type=int,
+            default=None,
+            help="jobs in the insights history (default 1,000,000 on PostgreSQL, 100,000 on SQLite; 0 skips it)",
+        )
 
-    def handle(self, *args, sizes: str, output: str, **options):
+    def handle(self, *args, sizes: str, output: str, insights_jobs: int, **options):
         # The simulator listens on 127.0.0.1 (the outbound policy refuses loopback unless allowed).
         settings.OUTBOUND_ALLOW_LOOPBACK = True
         call_command("migrate", interactive=False, verbosity=0)
@@ -60,6 +67,10 @@ class Command(BaseCommand):
             rows += self.list_pages(client, size)
         rows += self.sync_figures()
         rows += self.log_figures(client)
+        if insights_jobs is None:
+            insights_jobs = 1_000_000 if db.vendor == "postgresql" else 100_000
+        if insights_jobs:
+            rows += insights_bench.figures(client, insights_jobs)
         table = ["| measure | size | time | notes |", "|---|---|---|---|"]
         table += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
         text = f"# Benchmarks ({db.vendor}, {timezone.now():%Y-%m-%d %H:%M} UTC)\n\n" + "\n".join(table) + "\n"

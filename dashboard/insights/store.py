@@ -1,0 +1,55 @@
+"""Write a recomputed set of rollup rows over what is stored, touching only rows that
+differ: a recompute that finds the same figures writes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TypeVar
+
+from django.db import models
+
+CHUNK = 500
+T = TypeVar("T")
+
+
+def chunked(items: Iterable[T], size: int = CHUNK) -> Iterator[list[T]]:
+    part: list[T] = []
+    for item in items:
+        part.append(item)
+        if len(part) >= size:
+            yield part
+            part = []
+    if part:
+        yield part
+
+
+def replace_rows(queryset: models.QuerySet, key_fields: Sequence[str], rows: dict[tuple, dict]) -> list[models.Model]:
+    """Make the rows of ``queryset`` equal ``rows`` (key tuple over ``key_fields`` ->
+    the other fields). Returns the rows written or deleted (deleted ones as they were)."""
+    model = queryset.model
+    stored = {tuple(getattr(obj, f) for f in key_fields): obj for obj in queryset}
+    creates, updates, touched = [], [], []
+    update_fields: set[str] = set()
+    for key, values in rows.items():
+        obj = stored.pop(key, None)
+        if obj is None:
+            creates.append(model(**dict(zip(key_fields, key, strict=True)), **values))
+            continue
+        different = [f for f, v in values.items() if getattr(obj, f) != v]
+        if different:
+            for f in different:
+                setattr(obj, f, values[f])
+            update_fields.update(different)
+            updates.append(obj)
+    gone = list(stored.values())
+    if gone:
+        for part in chunked([obj.pk for obj in gone]):
+            model.objects.filter(pk__in=part).delete()
+    if updates:
+        model.objects.bulk_update(updates, sorted(update_fields), batch_size=CHUNK)
+    if creates:
+        model.objects.bulk_create(creates, batch_size=CHUNK)
+    touched.extend(creates)
+    touched.extend(updates)
+    touched.extend(gone)
+    return touched
