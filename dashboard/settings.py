@@ -179,6 +179,9 @@ RECHECK_BACKOFF_SECONDS = env.float("RECHECK_BACKOFF_SECONDS", default=60.0)
 RECHECK_BACKOFF_MAX_SECONDS = env.float("RECHECK_BACKOFF_MAX_SECONDS", default=3600.0)
 # Seconds one request to a provider may take during a sync.
 PROVIDER_TIMEOUT = env.float("PROVIDER_TIMEOUT", default=15.0)
+# Requests one sync keeps in flight at once to its provider, where items need one each
+# (a build's jobs, a job's detail); within the same request budget and time limit.
+PROVIDER_CONCURRENCY = env.int("PROVIDER_CONCURRENCY", default=4)
 # What a page view may spend asking a provider: it never waits longer than this.
 PAGE_PROVIDER_SECONDS = env.float("PAGE_PROVIDER_SECONDS", default=2.5)
 PAGE_PROVIDER_REQUESTS = env.int("PAGE_PROVIDER_REQUESTS", default=10)
