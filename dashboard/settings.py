@@ -143,9 +143,19 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A sync mostly waits on its provider: a worker process holds many at once in threads
+# (each with its own database connection, closed after each task; see dashboard/celery.py).
+# SQLite takes one writer at a time, so the embedded default keeps to a couple.
+CELERY_WORKER_POOL = env.str("CELERY_WORKER_POOL", default="threads")
+CELERY_WORKER_CONCURRENCY = env.int(
+    "CELERY_WORKER_CONCURRENCY", default=2 if DATABASES["default"]["ENGINE"].endswith("sqlite3") else 16
+)
 CELERY_BEAT_SCHEDULE_FILENAME = str(STATE_DIR / "celerybeat-schedule")
 # How often beat looks for connections whose sync is due (each has its own interval).
 SYNC_DISPATCH_EVERY = env.float("SYNC_DISPATCH_EVERY", default=2.0)
+# At most this many syncs are queued per look (the most overdue first); the rest wait
+# for the next look, so one look stays one short indexed query whatever the backlog.
+SYNC_DISPATCH_LIMIT = env.int("SYNC_DISPATCH_LIMIT", default=500)
 # A sync holds its connection's lease this long unless it renews it (it does, while it
 # talks to the provider); a killed worker's lease therefore frees itself soon.
 SYNC_LOCK_TTL = env.int("SYNC_LOCK_TTL", default=45)

@@ -379,7 +379,7 @@ def dispatch_due() -> list[int]:
     due = list(
         Connection.objects.filter(enabled=True, next_sync_at__lte=now)
         .order_by("next_sync_at")
-        .values_list("pk", "sync_interval", "failures")
+        .values_list("pk", "sync_interval", "failures")[: settings.SYNC_DISPATCH_LIMIT]
     )
     busy_troubled = Connection.objects.filter(failures__gt=0, lock_until__gt=now).count()
     room = max(settings.SYNC_TROUBLED_SLOTS - busy_troubled, 0)

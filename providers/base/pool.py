@@ -17,7 +17,7 @@ import httpx
 
 # Clients kept per process; the least recently used one is dropped (not closed: another
 # thread may be using it; its sockets close when it is collected).
-MAX_CLIENTS = 512
+MAX_CLIENTS = 2048
 
 _clients: OrderedDict[tuple, httpx.Client] = OrderedDict()
 _lock = threading.Lock()
