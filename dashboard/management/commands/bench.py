@@ -84,7 +84,7 @@ class Command(BaseCommand):
                     rows += (
                         fan_out.figures(connections=50, interval=10, warmup=10, window=15)
                         if quick
-                        else fanout.figures(connections=connections)
+                        else fan_out.figures(connections=connections)
                     )
                 elif section == "insights" and insights_jobs:
                     client = pages.client_for_bench()
