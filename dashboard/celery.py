@@ -42,9 +42,14 @@ def mask_secrets_in_worker_logs(logger, **kwargs) -> None:
 
 
 @task_postrun.connect
-def close_database_connections(**kwargs) -> None:
+def close_database_connections(task=None, **kwargs) -> None:
     # In a thread pool each thread has its own connections (Django keeps them per
-    # thread); a task gives its back when done, so idle threads hold none open.
+    # thread); a task gives its back when done, so idle threads hold none open. A task
+    # run in place (eagerly) leaves its caller's connection alone.
     from django.db import connections
 
-    connections.close_all()
+    if task is not None and getattr(task.request, "is_eager", False):
+        return
+    for connection in connections.all(initialized_only=True):
+        if not connection.in_atomic_block:
+            connection.close()

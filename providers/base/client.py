@@ -311,7 +311,7 @@ class BaseClient:
         items = list(items)
         if self.concurrency <= 1 or len(items) <= 1:
             return [fn(item) for item in items]
-        if self.before_request is not None:
+        if self.before_request is not None and threading.get_ident() == self._owner:
             self.before_request()
         pool = ThreadPoolExecutor(max_workers=min(self.concurrency, len(items)), thread_name_prefix="provider")
         try:
