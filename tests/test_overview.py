@@ -180,6 +180,27 @@ def test_a_soft_failed_job_is_amber_in_the_timeline_too(viewer_client, world):
     assert nodes == ["state-failed", "state-failed soft-failed"]  # the graph agrees
 
 
+def test_a_finished_job_without_an_end_ends_with_its_build_not_now(viewer_client, world):
+    """prunner never gives failed or canceled tasks an end: the timeline must not grow
+    with the clock for a build that ended an hour ago."""
+    from dashboard.models import Job
+
+    build = Build.objects.get(external_id="b4")  # failed 60 minutes ago after 60 s
+    Job.objects.create(
+        connection=build.connection, build=build, external_id="ok", name="passed job", state="passed",
+        started_at=build.started_at, finished_at=build.started_at + timedelta(seconds=30),
+    )
+    Job.objects.create(
+        connection=build.connection, build=build, external_id="bad", name="failed job", state="failed",
+        started_at=build.started_at, finished_at=None,
+    )
+    page = viewer_client.get(reverse("build", args=["semaphore", "acme", "b4"])).content.decode()
+    assert re.search(r"Timeline <span class=\"sub\">60 s</span>", page)  # the build's minute, not an hour
+    assert 'aria-label="failed job: failed, duration not known"' in page
+    bars = dict(re.findall(r'aria-label="([^:]+):[^"]*">\s*<rect class="tl-bar ([^"]+)"', page))
+    assert bars == {"passed job": "state-passed", "failed job": "state-failed end-unknown"}
+
+
 def test_the_overview_and_the_wallboard_cost_the_same_queries_at_any_size(viewer_client, world):
     from django.db import connection as db
     from django.test.utils import CaptureQueriesContext

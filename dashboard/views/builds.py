@@ -58,20 +58,35 @@ def _grouped(jobs: list) -> list[tuple[str, list]]:
     return list(groups.items())
 
 
+def job_end(job, build: Build, now) -> tuple[object, bool]:
+    """When a job's bar ends, and whether that end is known. Only a job still in progress
+    runs up to now; a finished job the provider gave no end (prunner never ends failed or
+    canceled tasks) ends no later than its build, or is drawn as a mark of unknown length."""
+    if job.finished_at:
+        return job.finished_at, True
+    if job.state in ACTIVE:
+        return now, True
+    if build.finished_at and build.finished_at >= job.started_at:
+        return build.finished_at, False
+    return job.started_at, False
+
+
 def timeline(build: Build, jobs: list) -> dict | None:
     """Bars for a Gantt chart of the jobs, as percentages of the build's span."""
     started = [j for j in jobs if j.started_at]
     if not started:
         return None
     now = timezone.now()
+    ends = {j.pk: job_end(j, build, now) for j in started}
     begin = min(j.started_at for j in started)
-    end = max((j.finished_at or now) for j in started)
+    end = max(ends[j.pk][0] for j in started)
     span = max((end - begin).total_seconds(), 1.0)
     bars = []
-    for job in jobs:
-        if not job.started_at:
-            continue
+    for job in started:
+        job_finish, known = ends[job.pk]
         left = (job.started_at - begin).total_seconds() / span * 100
-        width = max(((job.finished_at or now) - job.started_at).total_seconds() / span * 100, 0.5)
-        bars.append({"job": job, "left": round(left, 2), "width": round(min(width, 100 - left), 2)})
+        width = max((job_finish - job.started_at).total_seconds() / span * 100, 0.5)
+        bars.append(
+            {"job": job, "left": round(left, 2), "width": round(min(width, 100 - left), 2), "end_known": known}
+        )
     return {"bars": bars, "seconds": int(span)}
