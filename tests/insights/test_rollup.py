@@ -136,12 +136,14 @@ def test_each_sync_samples_agents_online_and_busy(db):
     connection = Connection.objects.create(kind="semaphore", name="Fleet", slug="fleet", base_url="http://127.0.0.1:9")
     small = AgentType.objects.create(connection=connection, external_id="s1-small", name="s1-small")
     AgentType.objects.create(connection=connection, external_id="s1-idle", name="s1-idle")
-    for name, state in (("a1", "running_job"), ("a2", "running_job")):
+    for name, state in (("a1", "busy"), ("a2", "busy")):
         Agent.objects.create(connection=connection, external_id=name, name=name, agent_type=small, state=state)
     moment = at(timezone.now().date(), "10:15")
     capacity.sample(connection.pk, at=moment)
-    Agent.objects.filter(name="a2").update(state="waiting_for_job")
-    Agent.objects.create(connection=connection, external_id="a3", name="a3", agent_type=small, state="waiting_for_job")
+    Agent.objects.filter(name="a2").update(state="idle", raw_state="waiting_for_job")
+    Agent.objects.create(
+        connection=connection, external_id="a3", name="a3", agent_type=small, state="idle", raw_state="waiting_for_job"
+    )
     capacity.sample(connection.pk, at=moment.replace(minute=45))
     hour = AgentHour.objects.get(connection=connection, agent_type="s1-small")
     # Samples: 2 online / 2 busy (saturated), then 3 online / 1 busy.
