@@ -90,7 +90,12 @@ class Build(ProviderRow):
             models.Index(fields=["project", "-created_at", "-id"], name="build_project_recent"),
             models.Index(fields=["state", "-created_at", "-id"], name="build_state_recent"),
             models.Index(fields=["branch", "-created_at", "-id"], name="build_branch_recent"),
+            models.Index(fields=["pipeline", "-created_at", "-id"], name="build_pipeline_recent"),
             models.Index(fields=["connection", "recheck_at"], name="build_recheck"),
+            # Found by the provider's own id in any connection (the search box, the jobs API).
+            models.Index(fields=["external_id"], name="build_external_id"),
+            models.Index(fields=["finished_at"], name="build_finished"),
+            models.Index(fields=["-created_at", "-id"], name="build_gone_recent", condition=models.Q(gone=True)),
             # The newest build of each pipeline x branch (CCTray feed, badges, notifications).
             models.Index(fields=["pipeline", "branch", "-created_at", "-id"], name="build_pipeline_branch_recent"),
         ]
@@ -127,7 +132,14 @@ class Job(ProviderRow):
 
     class Meta(ProviderRow.Meta):
         ordering = ["position", "id"]
-        indexes = [models.Index(fields=["build", "position"], name="job_build_position")]
+        indexes = [
+            models.Index(fields=["build", "position"], name="job_build_position"),
+            # The jobs API lists newest first (by id) under each of its filters.
+            models.Index(fields=["state", "-id"], name="job_state_recent"),
+            models.Index(fields=["name", "-id"], name="job_name_recent"),
+            models.Index(fields=["started_at"], name="job_started"),
+            models.Index(fields=["-id"], name="job_allowed_failure_recent", condition=models.Q(allowed_failure=True)),
+        ]
 
     def __str__(self) -> str:
         return self.name
