@@ -42,9 +42,13 @@ def fill(builds: int = 60_000, jobs_per_build: int = 5, connections: int = 4, pr
         for i in range(projects)
     ]
     quiet = Project.objects.create(connection=conns[0], external_id="p-quiet", name="quiet-project")
-    quiet_pipeline = Pipeline.objects.create(connection=conns[0], project=quiet, external_id="quiet-ci", name="quiet-ci")
+    quiet_pipeline = Pipeline.objects.create(
+        connection=conns[0], project=quiet, external_id="quiet-ci", name="quiet-ci"
+    )
     pipes = [
-        Pipeline.objects.create(connection=p.connection, project=p, external_id=f"{p.external_id}-{k}", name=f"{p.name}-ci-{k}")
+        Pipeline.objects.create(
+            connection=p.connection, project=p, external_id=f"{p.external_id}-{k}", name=f"{p.name}-ci-{k}"
+        )
         for p in projs
         for k in range(3)
     ]

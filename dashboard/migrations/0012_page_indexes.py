@@ -44,6 +44,11 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.RunPython(create_trigram_index, drop_trigram_index, elidable=False),
+        migrations.AddField(
+            model_name='connection',
+            name='revision',
+            field=models.PositiveBigIntegerField(default=0, editable=False),
+        ),
         migrations.AddIndex(
             model_name='actionlog',
             index=models.Index(fields=['-created_at', '-id'], name='actionlog_recent'),

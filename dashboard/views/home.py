@@ -5,11 +5,10 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
-from django_htmx.http import HttpResponseStopPolling
 
-from dashboard import overview
+from dashboard import freshness, overview
 from dashboard.filters import BuildFilter
-from dashboard.models import Build, Connection
+from dashboard.models import Build
 
 WALL_TILES = 60
 WALL_FILTERS = ("provider", "connection", "project", "pipeline", "branch")
@@ -20,14 +19,20 @@ BUILD_LIST_PARAMS = ("provider", "connection", "project", "branch", "state", "q"
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    """Health per connection, what runs, what is red, counts. Refreshes itself while
-    something runs; when nothing does, the refresh answers 286 and polling stops."""
+    """Health per connection, what runs, what is red, counts. Refreshes itself: the poll
+    is answered 204 with one small query until a sync or an action changes something."""
     if not request.htmx and any(name in request.GET for name in BUILD_LIST_PARAMS):
         return redirect(f"{reverse('builds')}?{request.GET.urlencode()}")
+    connections = list(freshness.connections_for_marker("name", "slug", "kind"))
+    marker = freshness.marker_of(connections)
+    if (unchanged := freshness.unchanged(request, marker)) is not None:
+        return unchanged
     lane_list = overview.lanes()
     running = overview.running_now(overview.RUNNING_SHOWN + 1)
     context = {
-        "connections": Connection.objects.only("name", "slug", "kind", *Connection.HEALTH_FIELDS),
+        "connections": connections,
+        "seen": marker,
+        "poll_seconds": freshness.POLL_SECONDS,
         "running": running[: overview.RUNNING_SHOWN],
         "more_running": len(running) > overview.RUNNING_SHOWN,
         "red": [lane for lane in lane_list if lane.red][:RED_SHOWN],
@@ -36,12 +41,8 @@ def home(request: HttpRequest) -> HttpResponse:
         "counts": overview.counts(lane_list),
         "live": bool(running),
     }
-    if request.htmx:
-        response = render(request, "dashboard/overview.html#live", context)
-        if not running:
-            response.status_code = HttpResponseStopPolling.status_code
-        return response
-    return render(request, "dashboard/overview.html", context)
+    template = "dashboard/overview.html#live" if request.htmx else "dashboard/overview.html"
+    return render(request, template, context)
 
 
 class WallFilter(BuildFilter):
