@@ -8,6 +8,7 @@ add ``DISTINCT`` (it turns an ordered index scan into a sort of every match)."""
 from datetime import UTC, datetime, time, timedelta
 
 import django_filters
+from django.db import models
 from django.db.models import Q
 
 from dashboard.models import Build, Connection, Pipeline, Project
@@ -18,7 +19,7 @@ from providers.registry import KIND_CHOICES
 MAX_NAMED = 200
 
 
-def named(model, value: str) -> list[int]:
+def named(model: type[models.Model], value: str) -> list[int]:
     """Primary keys of the rows (projects, pipelines) called ``value`` or with that
     provider id: one small query, so the big query gets plain keys to look up."""
     value = value.strip()[:255]

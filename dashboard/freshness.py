@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.http import HttpRequest, HttpResponse
 
 from dashboard.models import Connection
@@ -34,7 +34,8 @@ def marker_of(connections: Iterable[Connection]) -> str:
     return hashlib.blake2b(repr(parts).encode(), digest_size=8).hexdigest()
 
 
-def connections_for_marker(*fields: str, **lookup):
+def connections_for_marker(*fields: str, **lookup) -> QuerySet[Connection]:
+    """Connections with what their marker needs (and ``fields`` the page shows)."""
     return Connection.objects.filter(**lookup).only("revision", *Connection.HEALTH_FIELDS, *fields)
 
 
