@@ -2,9 +2,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from dashboard import dag
+from dashboard import dag, freshness
 from dashboard.filters import BuildFilter
-from dashboard.models import Build, Connection, Project
+from dashboard.models import Build, Project
 from dashboard.pagination import keyset_page
 from dashboard.states import ACTIVE
 
@@ -15,17 +15,26 @@ PROJECT_SUGGESTIONS = 500
 
 
 def build_list(request: HttpRequest) -> HttpResponse:
+    """The first page refreshes itself: its poll carries the marker it was drawn at, and
+    is answered 204 without running the filtered query while nothing changed."""
+    connections = list(freshness.connections_for_marker("name", "slug", "kind"))
+    marker = freshness.marker_of(connections)
+    if (unchanged := freshness.unchanged(request, marker)) is not None:
+        return unchanged
     queryset = Build.objects.select_related("connection", "project", "pipeline").defer("raw", "commit_message")
     filters = BuildFilter(request.GET, queryset=queryset)
     page = keyset_page(filters.qs, request.GET.get("after"), PAGE_SIZE)
     query = request.GET.copy()
     query.pop("after", None)
+    query.pop("seen", None)
     context = {
         "filters": filters,
         "page": page,
         "query": query.urlencode(),
         "first_page": not request.GET.get("after"),
-        "connections": Connection.objects.only("name", "slug", "kind", *Connection.HEALTH_FIELDS),
+        "connections": connections,
+        "seen": marker,
+        "poll_seconds": freshness.POLL_SECONDS,
     }
     if not request.htmx:
         # Suggestions for the Project filter (which matches a name or a provider id exactly).
@@ -37,6 +46,9 @@ def build_list(request: HttpRequest) -> HttpResponse:
 
 
 def build_detail(request: HttpRequest, kind: str, slug: str, external_id: str) -> HttpResponse:
+    marker = freshness.marker_of(freshness.connections_for_marker(kind=kind, slug=slug))
+    if (unchanged := freshness.unchanged(request, marker)) is not None:
+        return unchanged
     build = build_or_404(kind, slug, external_id)
     jobs = list(build.jobs.defer("raw").select_related("connection"))
     context = {
@@ -46,6 +58,8 @@ def build_detail(request: HttpRequest, kind: str, slug: str, external_id: str) -
         "timeline": timeline(build, jobs),
         "live": build.state in ACTIVE or any(j.state in ACTIVE for j in jobs),
         "groups": _grouped(jobs),
+        "seen": marker,
+        "poll_seconds": freshness.POLL_SECONDS,
     }
     template = "dashboard/build.html#live" if request.htmx else "dashboard/build.html"
     return render(request, template, context)
