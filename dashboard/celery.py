@@ -1,7 +1,7 @@
 import os
 
 from celery import Celery
-from celery.signals import after_setup_logger, after_setup_task_logger
+from celery.signals import after_setup_logger, after_setup_task_logger, task_postrun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
 
@@ -39,3 +39,17 @@ def mask_secrets_in_worker_logs(logger, **kwargs) -> None:
 
     for handler in logger.handlers:
         handler.addFilter(RedactingFilter())
+
+
+@task_postrun.connect
+def close_database_connections(task=None, **kwargs) -> None:
+    # In a thread pool each thread has its own connections (Django keeps them per
+    # thread); a task gives its back when done, so idle threads hold none open. A task
+    # run in place (eagerly) leaves its caller's connection alone.
+    from django.db import connections
+
+    if task is not None and getattr(task.request, "is_eager", False):
+        return
+    for connection in connections.all(initialized_only=True):
+        if not connection.in_atomic_block:
+            connection.close()

@@ -143,9 +143,19 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A sync mostly waits on its provider: a worker process holds many at once in threads
+# (each with its own database connection, closed after each task; see dashboard/celery.py).
+# SQLite takes one writer at a time, so the embedded default keeps to a couple.
+CELERY_WORKER_POOL = env.str("CELERY_WORKER_POOL", default="threads")
+CELERY_WORKER_CONCURRENCY = env.int(
+    "CELERY_WORKER_CONCURRENCY", default=2 if DATABASES["default"]["ENGINE"].endswith("sqlite3") else 16
+)
 CELERY_BEAT_SCHEDULE_FILENAME = str(STATE_DIR / "celerybeat-schedule")
 # How often beat looks for connections whose sync is due (each has its own interval).
 SYNC_DISPATCH_EVERY = env.float("SYNC_DISPATCH_EVERY", default=2.0)
+# At most this many syncs are queued per look (the most overdue first); the rest wait
+# for the next look, so one look stays one short indexed query whatever the backlog.
+SYNC_DISPATCH_LIMIT = env.int("SYNC_DISPATCH_LIMIT", default=500)
 # A sync holds its connection's lease this long unless it renews it (it does, while it
 # talks to the provider); a killed worker's lease therefore frees itself soon.
 SYNC_LOCK_TTL = env.int("SYNC_LOCK_TTL", default=45)
@@ -183,6 +193,9 @@ RECHECK_BACKOFF_SECONDS = env.float("RECHECK_BACKOFF_SECONDS", default=60.0)
 RECHECK_BACKOFF_MAX_SECONDS = env.float("RECHECK_BACKOFF_MAX_SECONDS", default=3600.0)
 # Seconds one request to a provider may take during a sync.
 PROVIDER_TIMEOUT = env.float("PROVIDER_TIMEOUT", default=15.0)
+# Requests one sync keeps in flight at once to its provider, where items need one each
+# (a build's jobs, a job's detail); within the same request budget and time limit.
+PROVIDER_CONCURRENCY = env.int("PROVIDER_CONCURRENCY", default=4)
 # What a page view may spend asking a provider: it never waits longer than this.
 PAGE_PROVIDER_SECONDS = env.float("PAGE_PROVIDER_SECONDS", default=2.5)
 PAGE_PROVIDER_REQUESTS = env.int("PAGE_PROVIDER_REQUESTS", default=10)

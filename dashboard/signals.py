@@ -6,6 +6,10 @@ notifications, trace export) connect here instead of editing the sync engine.
 included), ``finished_build_ids`` (builds that reached a finished state in this batch).
 It is also sent when an action stores the provider's answer at once.
 
+``sync_started`` is sent when a sync begins reading (``connection``), on the thread
+that will send its batches; receivers may gather work across the sync's batches and
+finish it on ``sync_finished``, which always follows on the same thread.
+
 ``sync_finished`` is sent after a sync has written the connection's health:
 ``connection``, ``run`` (its SyncRun; not saved when the sync was quiet: it found
 nothing new and no trouble).
@@ -20,6 +24,7 @@ from django.dispatch import Signal
 log = logging.getLogger(__name__)
 
 batch_applied = Signal()
+sync_started = Signal()
 sync_finished = Signal()
 
 

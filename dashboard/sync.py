@@ -32,7 +32,7 @@ from dashboard.key_rotation import refuse_unreadable_token
 from dashboard.logstore import refresh_log
 from dashboard.models import Build, Connection, Health, Job, SyncRun
 from dashboard.models.registry import model_named
-from dashboard.signals import send_safely, sync_finished
+from dashboard.signals import send_safely, sync_finished, sync_started
 from dashboard.states import FINISHED, State
 from dashboard.upsert import chunked
 from providers.base.errors import (
@@ -234,6 +234,7 @@ def _run(connection: Connection, lease: Lease) -> SyncRun:
     finished_jobs: list[int] = []
     read: set[str] = set()
     ctx = None
+    send_safely(sync_started, connection=connection)
     try:
         ctx = context_for(connection)
         for batch in adapter.sync(ctx):
@@ -378,7 +379,7 @@ def dispatch_due() -> list[int]:
     due = list(
         Connection.objects.filter(enabled=True, next_sync_at__lte=now)
         .order_by("next_sync_at")
-        .values_list("pk", "sync_interval", "failures")
+        .values_list("pk", "sync_interval", "failures")[: settings.SYNC_DISPATCH_LIMIT]
     )
     busy_troubled = Connection.objects.filter(failures__gt=0, lock_until__gt=now).count()
     room = max(settings.SYNC_TROUBLED_SLOTS - busy_troubled, 0)

@@ -16,8 +16,9 @@ def dispatch_due_syncs() -> list[int]:
     return due
 
 
-# The sync stops itself at SYNC_TIME_LIMIT; Celery's limits (prefork pools) are the
-# backstop for a sync stuck outside any provider call.
+# The sync stops itself at SYNC_TIME_LIMIT (its requests' deadline), in any pool. Celery's
+# own limits are a backstop only where the pool enforces them (prefork): the default
+# thread pool cannot stop a thread.
 @shared_task(
     name="dashboard.tasks.sync_connection",
     soft_time_limit=settings.SYNC_TIME_LIMIT + 30,

@@ -23,9 +23,11 @@ def _fresh_cache():
     from django.core.cache import cache
 
     from dashboard import logindex
+    from providers.base import pool
 
     cache.clear()
     logindex.forget()
+    pool.forget()
 
 
 @pytest.fixture(autouse=True)

@@ -107,9 +107,24 @@ class Adapter:
     ):
         self.connection = connection
         self.options = connection.options if isinstance(connection.options, dict) else {}
-        self.client = client or self.make_client(
-            interactive=interactive, budget=budget, deadline=deadline, before_request=before_request
-        )
+        self.interactive = interactive
+        self._client = client
+        self._client_bounds = {"budget": budget, "deadline": deadline, "before_request": before_request}
+        if deadline is not None:
+            # The time limit runs from now, not from whenever the first request is made.
+            self.client  # noqa: B018
+
+    @property
+    def client(self) -> BaseClient:
+        """Made when first used: a panel or page that asks the provider nothing never
+        makes one."""
+        if self._client is None:
+            self._client = self.make_client(interactive=self.interactive, **self._client_bounds)
+        return self._client
+
+    @client.setter
+    def client(self, value: BaseClient) -> None:
+        self._client = value
 
     def make_client(
         self,
@@ -119,6 +134,8 @@ class Adapter:
         deadline: float | None = None,
         before_request: Callable[[], None] | None = None,
     ) -> BaseClient:
+        # Pooled connections are reused across syncs and page views of this connection.
+        share_as = f"{self.connection.pk}:{'page' if interactive else 'sync'}" if self.connection.pk else None
         if interactive:
             # A person waits for a page: ask briefly, never sleep on a Retry-After.
             seconds = settings.PAGE_PROVIDER_SECONDS
@@ -131,6 +148,7 @@ class Adapter:
                 budget=settings.PAGE_PROVIDER_REQUESTS,
                 deadline=time.monotonic() + seconds,
                 max_retry_after=0,
+                share_as=share_as,
             )
         return self.client_class(
             self.connection.base_url,
@@ -140,14 +158,17 @@ class Adapter:
             budget=budget,
             deadline=deadline,
             before_request=before_request,
+            concurrency=getattr(settings, "PROVIDER_CONCURRENCY", None),
+            share_as=share_as,
         )
 
     def close(self) -> None:
-        self.client.close()
+        if self._client is not None:
+            self._client.close()
 
     @property
     def requests(self) -> int:
-        return self.client.requests
+        return self._client.requests if self._client is not None else 0
 
     # Actions and panels -----------------------------------------------------------------
     @classmethod
@@ -317,6 +338,8 @@ class Adapter:
                 batch.problems.append(f"{len(listed) - len(entries)} item(s) of {what} without an id were skipped")
             finished = ctx.finished_ids([e.external_id for e in entries])
             stop = full = False
+            wanted: list[ScanItem] = []
+            chosen: set[str] = set()
             for entry in entries:
                 scan["top"] = entry.key if scan["top"] is None else max(scan["top"], entry.key)
                 if hwm is not None and entry.key < hwm:
@@ -327,7 +350,17 @@ class Adapter:
                         stop = True  # no mark (a lost cursor): what we hold ends the scan
                         break
                     continue
-                record = self.attempt(batch, f"{what}: {entry.external_id}", read, entry)
+                if entry.external_id not in chosen:
+                    chosen.add(entry.external_id)
+                    wanted.append(entry)
+
+            def read_one(entry: ScanItem) -> tuple[BuildRecord | None, list[str]]:
+                noted = Batch()
+                return self.attempt(noted, f"{what}: {entry.external_id}", read, entry), noted.problems
+
+            # Each item costs its own requests: read together, taken in the listing's order.
+            for entry, (record, problems) in zip(wanted, self.client.concurrently(read_one, wanted), strict=True):
+                batch.problems.extend(problems)
                 if record is not None:
                     batch.builds.append(record)
                     skipped.add(entry.external_id)

@@ -8,23 +8,31 @@ request's timeout, and a page bound with repeated-page detection for listings
 (``paged``). A bound reached raises a ``BoundReached`` error, which ends the work and
 keeps what was read. A ``Retry-After`` longer than ``max_retry_after`` is not slept
 through in place: the ``RateLimited`` error goes up, and the sync engine moves the
-connection's next sync instead of holding a worker slot."""
+connection's next sync instead of holding a worker slot.
+
+Items that each need their own request (a build's jobs, a job's detail) may be read
+``concurrently``: a few threads share the client's pooled connections, at most
+``concurrency`` requests are in flight at once (the provider's rate limit is per token),
+and every request still counts against the same budget and deadline. A client is safe
+to share between threads."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urljoin
 
 import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
-from . import outbound
+from . import outbound, pool
 from .errors import (
     AuthError,
     BadResponse,
@@ -42,6 +50,23 @@ from .errors import (
 log = logging.getLogger(__name__)
 
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def _in_thread(fn: Callable[[T], R]) -> Callable[[T], R]:
+    """``fn`` run in a helper thread, which gives back any database connection it opened
+    (Django's connections are per thread; a reader should not need one)."""
+
+    def run(item: T) -> R:
+        try:
+            return fn(item)
+        finally:
+            from django.db import connections
+
+            connections.close_all()
+
+    return run
 
 
 def retry_after_seconds(value: str | None) -> float | None:
@@ -69,6 +94,8 @@ class BaseClient:
     max_retry_after = 5.0
     # Pages a listing may take before it is cut short.
     max_pages = 200
+    # Requests in flight at once when items are read ``concurrently``.
+    concurrency = 4
 
     def __init__(
         self,
@@ -83,6 +110,8 @@ class BaseClient:
         deadline: float | None = None,
         max_retry_after: float | None = None,
         before_request: Callable[[], None] | None = None,
+        concurrency: int | None = None,
+        share_as: str | None = None,
     ):
         self.base_url = base_url.rstrip("/")
         self.token = token
@@ -94,11 +123,26 @@ class BaseClient:
         self.budget = budget
         self.deadline = deadline
         self.max_retry_after = self.max_retry_after if max_retry_after is None else max_retry_after
-        # Called before every attempt (the sync renews its lease there).
+        # Called before every attempt made on the thread that made the client (the sync
+        # renews its lease there); helper threads leave it to that thread.
         self.before_request = before_request
-        # The current request's last failure to reach the provider, if any.
-        self._failing: Unavailable | None = None
-        self.http = httpx.Client(
+        self._owner = threading.get_ident()
+        self.concurrency = max(int(concurrency or self.concurrency), 1)
+        self._in_flight = threading.BoundedSemaphore(self.concurrency)
+        self._counting = threading.Lock()
+        # Per thread: the current request's last failure to reach the provider, if any.
+        self._local = threading.local()
+        # ``share_as`` (who uses it: a connection and a use) reuses the process's pooled
+        # httpx client for this address and token; closing this client leaves it open.
+        self.shared = share_as is not None and transport is None
+        if self.shared:
+            key = (type(self).__qualname__, share_as, self.base_url, self.timeout, pool.token_fingerprint(token or ""))
+            self.http = pool.shared(key, lambda: self._make_http(None))
+        else:
+            self.http = self._make_http(transport)
+
+    def _make_http(self, transport: httpx.BaseTransport | None) -> httpx.Client:
+        return httpx.Client(
             base_url=self.base_url,
             timeout=self.timeout,
             headers={"User-Agent": self.user_agent},
@@ -106,8 +150,17 @@ class BaseClient:
             follow_redirects=False,
         )
 
+    @property
+    def _failing(self) -> Unavailable | None:
+        return getattr(self._local, "failing", None)
+
+    @_failing.setter
+    def _failing(self, error: Unavailable | None) -> None:
+        self._local.failing = error
+
     def close(self) -> None:
-        self.http.close()
+        if not self.shared:
+            self.http.close()
 
     def __enter__(self):
         return self
@@ -174,11 +227,16 @@ class BaseClient:
         return None if self.deadline is None else self.deadline - time.monotonic()
 
     def _check_bounds(self) -> float:
-        """Raise when the budget or the deadline is used up; return this attempt's timeout."""
-        if self.before_request is not None:
+        """Count this attempt, or raise when the budget or the deadline is used up;
+        return this attempt's timeout."""
+        if self.before_request is not None and threading.get_ident() == self._owner:
             self.before_request()
-        if self.budget is not None and self.requests >= self.budget:
-            raise BudgetExhausted(f"Stopped after {self.requests} requests to the provider, the limit for one go.")
+        with self._counting:
+            if self.budget is not None and self.requests >= self.budget:
+                raise BudgetExhausted(
+                    f"Stopped after {self.requests} requests to the provider, the limit for one go."
+                )
+            self.requests += 1
         remaining = self.remaining()
         if remaining is not None and remaining <= 0.05:
             if self._failing is not None:
@@ -189,18 +247,18 @@ class BaseClient:
 
     def _send(self, method: str, path: str, kwargs: dict) -> httpx.Response:
         timeout = self._check_bounds()
-        self.requests += 1
         # kwargs is shared by every attempt: read it, never change it.
         headers = {**self.auth_headers(), **kwargs.get("headers", {})}
         stream = kwargs.get("stream", False)
         rest = {k: v for k, v in kwargs.items() if k not in ("headers", "stream", "expect_redirect")}
         rest.setdefault("timeout", timeout)
         try:
-            if stream:  # the caller reads the body as it comes, and closes the response
-                request = self.http.build_request(method, self.url(path), headers=headers, **rest)
-                response = self.http.send(request, stream=True)
-            else:
-                response = self.http.request(method, self.url(path), headers=headers, **rest)
+            with self._in_flight:
+                if stream:  # the caller reads the body as it comes, and closes the response
+                    request = self.http.build_request(method, self.url(path), headers=headers, **rest)
+                    response = self.http.send(request, stream=True)
+                else:
+                    response = self.http.request(method, self.url(path), headers=headers, **rest)
         except httpx.TimeoutException as exc:
             self._failing = Unavailable(f"The provider did not answer in time ({exc.__class__.__name__}).")
             raise self._failing from exc
@@ -246,6 +304,21 @@ class BaseClient:
         return wait_exponential_jitter(multiplier=self.backoff, max=8 * max(self.backoff, 0.01), jitter=self.backoff)(
             state
         )
+
+    def concurrently(self, fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
+        """``[fn(item) for item in items]``, with up to ``concurrency`` running at once;
+        the first error (in the items' order) is raised once the others have stopped."""
+        items = list(items)
+        if self.concurrency <= 1 or len(items) <= 1:
+            return [fn(item) for item in items]
+        if self.before_request is not None and threading.get_ident() == self._owner:
+            self.before_request()
+        pool = ThreadPoolExecutor(max_workers=min(self.concurrency, len(items)), thread_name_prefix="provider")
+        try:
+            futures = [pool.submit(_in_thread(fn), item) for item in items]
+            return [future.result() for future in futures]
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def get(self, path: str, **kwargs: Any) -> httpx.Response:
         return self.request("GET", path, **kwargs)

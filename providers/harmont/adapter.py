@@ -61,12 +61,6 @@ class HarmontAdapter(Adapter):
     actions = actions
     panels = panels
     client: HarmontClient
-    interactive = False  # set by ``make_client``: a person waits for the answer
-
-    def make_client(self, *, interactive: bool = False, **kwargs: Any) -> HarmontClient:
-        self.interactive = interactive  # see ``stream_bounds``
-        return super().make_client(interactive=interactive, **kwargs)
-
     def check(self) -> str:
         user = self.client.user()
         orgs, _ = self.scopes("orgs", self.listed_orgs)

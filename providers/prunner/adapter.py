@@ -32,7 +32,9 @@ from .panels import panels
 if TYPE_CHECKING:
     from dashboard.models import Job
 
-BATCH_SIZE = 100
+# Jobs per batch (one transaction): few enough to commit often, many enough that a
+# batch's fixed statements cost little per job.
+BATCH_SIZE = 500
 RED, RESET = "\x1b[31m", "\x1b[0m"
 NO_JOBS = (
     "prunner's /pipelines/jobs answer lacked its jobs list: nothing was concluded from it, "

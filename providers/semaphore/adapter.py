@@ -13,6 +13,7 @@ Every listing goes through ``BaseClient.paged``; nothing here reads the database
 from __future__ import annotations
 
 import copy
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -75,6 +76,10 @@ class SemaphoreAdapter(Adapter):
     client: SemaphoreClient
 
     # Connection ---------------------------------------------------------------------------
+    def __init__(self, *args: Any, **kwargs: Any):
+        self._detecting = threading.Lock()
+        super().__init__(*args, **kwargs)
+
     def check(self) -> str:
         configured = self.options.get("project_ids")
         if isinstance(configured, list) and configured:
@@ -99,10 +104,11 @@ class SemaphoreAdapter(Adapter):
         if choice in ("v1alpha", "v2"):
             return choice
         key = f"semaphore-jobs-api:{self.connection.pk}:{self.connection.base_url}"
-        found = cache.get(key)
-        if found is None:
-            found = self.client.detect_jobs_api()
-            cache.set(key, found, 3600)
+        with self._detecting:  # jobs described together ask once
+            found = cache.get(key)
+            if found is None:
+                found = self.client.detect_jobs_api()
+                cache.set(key, found, 3600)
         return found
 
     # Sync ----------------------------------------------------------------------------------
@@ -191,8 +197,8 @@ class SemaphoreAdapter(Adapter):
             base_url=self.connection.base_url,
         )
         known = held.jobs if held else {}
-        for job in record.jobs or []:
-            self.add_job_detail(job, known.get(job.external_id))
+        # A request per job that needs its detail: asked together (the API has no list of them).
+        self.client.concurrently(lambda job: self.add_job_detail(job, known.get(job.external_id)), record.jobs or [])
         return record
 
     def add_job_detail(self, record: JobRecord, stored: dict | None) -> None:

@@ -126,6 +126,7 @@ class Command(BaseCommand):
             "dashboard",
             "worker",
             "-B",
+            "--pool=threads",
             "--concurrency=2",
             "--loglevel=WARNING",
             "--schedule",

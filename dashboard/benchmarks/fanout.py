@@ -1,0 +1,226 @@
+"""Many connections on a few simulators, dispatched by beat and synced by 1, then 2
+Celery worker processes (thread pools) on Redis and PostgreSQL: how late syncs start
+after falling due, and how many run per minute.
+
+Each connection falls due every ``interval`` seconds, their first due times spread over
+one interval. The simulators answer after a short added latency, as a provider across a
+network would. The lag of each sync (due -> started) is read from the connection rows
+(``last_sync_lag``) by polling them more often than any connection syncs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection as db
+from django.db import models
+from django.utils import timezone
+
+from dashboard.models import Build, Connection, Job, Pipeline, Project
+from dashboard.sync import sync_connection
+
+from .common import Row, SimulatorProcess, child_env, percentile
+
+TOKEN = "bench-fanout"
+SIMULATORS = 4
+LATENCY = 0.05  # seconds each simulator answer takes, besides its own work
+THREADS = 16
+
+
+def figures(connections: int = 1000, interval: int = 60, warmup: float = 20, window: float = 60) -> list[Row]:
+    if db.vendor != "postgresql" or not settings.CELERY_BROKER_URL.startswith("redis"):
+        return [Row("fan-out", "", "skipped", "needs PostgreSQL (DATABASE_URL) and Redis (CELERY_BROKER_URL)")]
+    from dashboard.celery import app
+
+    sims = [
+        SimulatorProcess("prunner", TOKEN, seed=i, scale="builds=2,jobs=2,arrival_every=0", faults=f"latency={LATENCY}")
+        for i in range(SIMULATORS)
+    ]
+    workers: list[subprocess.Popen] = []
+    beat = None
+    scratch = Path(tempfile.mkdtemp(prefix="bench-fanout-"))
+    try:
+        make_connections(connections, interval, [s.url for s in sims])
+        app.control.purge()
+        beat = start(["beat", "--schedule", str(scratch / "beat-schedule")], scratch / "beat.log")
+        workers.append(start_worker(1, scratch))
+        watch(warmup)
+        one = measure(window)
+        one_burst = burst(connections, interval)
+        workers.append(start_worker(2, scratch))
+        watch(10)  # the second worker settles in
+        two = measure(window)
+        two_burst = burst(connections, interval)
+    finally:
+        for process in [*workers, beat]:
+            if process is not None:
+                stop(process)
+        for sim in sims:
+            sim.stop()
+        app.control.purge()
+    size = f"{connections:,} connections every {interval} s on {SIMULATORS} simulators"
+    method = (
+        f"beat + Celery worker processes (--pool threads --concurrency {THREADS}) on Redis and PostgreSQL, "
+        f"simulator answers +{LATENCY * 1000:.0f} ms; lag = sync start - due time, every sync in a "
+        f"{window:.0f} s window after a {warmup:.0f} s warm-up"
+    )
+    rows = []
+    for label, (lags, per_minute), capacity in (("1 worker", one, one_burst), ("2 workers", two, two_burst)):
+        rows.append(
+            Row(
+                f"fan-out, {label}",
+                size,
+                f"{per_minute:,.0f} syncs/min; lag p50 {percentile(lags, 0.5):.1f} s, "
+                f"p95 {percentile(lags, 0.95):.1f} s",
+                f"{method}; {len(lags)} syncs seen (demand {connections * 60 / interval:,.0f}/min)",
+            )
+        )
+        rows.append(
+            Row(
+                f"fan-out capacity, {label}",
+                f"{connections:,} connections due at once",
+                f"{capacity:,.0f} syncs/min",
+                "every connection made due at the same moment; syncs per minute until each has synced once "
+                f"(at most {BURST_LIMIT:.0f} s)",
+            )
+        )
+    return rows
+
+
+BURST_LIMIT = 90.0
+
+
+def burst(connections: int, interval: int) -> float:
+    """Syncs per minute while a backlog of every connection drains: what the workers can
+    do, rather than what the schedule asks of them. The due times are spread again after."""
+    start_count = sum(count for count, _ in snapshot().values())
+    Connection.objects.update(next_sync_at=timezone.now())
+    start_at = time.monotonic()
+    done = 0
+    while time.monotonic() - start_at < BURST_LIMIT and done < connections:
+        time.sleep(0.5)
+        done = sum(count for count, _ in snapshot().values()) - start_count
+    elapsed = time.monotonic() - start_at
+    with db.cursor() as cursor:
+        cursor.execute(
+            "UPDATE dashboard_connection SET next_sync_at = now() + make_interval(secs => mod(id, %s) * %s / %s)",
+            [connections, interval, connections],
+        )
+    return done * 60 / elapsed
+
+
+def make_connections(count: int, interval: int, urls: list[str]) -> None:
+    """``count`` connections spread over the simulators, in the state their first sync
+    leaves them in: one per simulator is synced for real, and its rows are copied to the
+    others on the same simulator (a first sync also fetches logs and fills rollups; the
+    steady state is what the window measures)."""
+    now = timezone.now()
+    Connection.objects.bulk_create(
+        [
+            Connection(
+                kind="prunner",
+                name=f"fan-out {i}",
+                slug=f"fanout-{i}",
+                base_url=urls[i % len(urls)],
+                token=TOKEN,
+                sync_interval=interval,
+                next_sync_at=now + timedelta(seconds=interval * i / count),
+            )
+            for i in range(count)
+        ],
+        batch_size=500,
+    )
+    for url in urls:
+        seed = Connection.objects.filter(base_url=url).order_by("pk").first()
+        sync_connection(seed.pk)
+        seed.refresh_from_db()
+        for model in (Project, Pipeline, Build, Job):
+            copy_rows(model, seed, url)
+        Connection.objects.filter(base_url=url).exclude(pk=seed.pk).update(
+            sync_cursor=seed.sync_cursor, sync_count=1, health=seed.health
+        )
+        Connection.objects.filter(pk=seed.pk).update(next_sync_at=now)
+
+
+def copy_rows(model: type[models.Model], seed: Connection, url: str) -> None:
+    """The seed connection's rows of ``model``, copied to every other connection on
+    ``url``, references to parents resolved by external id within the copy's connection."""
+    quote = db.ops.quote_name
+    table = quote(model._meta.db_table)
+    names, values = [], []
+    for field in model._meta.concrete_fields:
+        if field.primary_key:
+            continue
+        names.append(quote(field.column))
+        if field.attname == "connection_id":
+            values.append("c.id")
+        elif field.is_relation and field.related_model in (Project, Pipeline, Build):
+            parent = quote(field.related_model._meta.db_table)
+            column = quote(field.column)
+            values.append(
+                f"(SELECT n.id FROM {parent} n JOIN {parent} o ON o.external_id = n.external_id "
+                f"WHERE o.id = r.{column} AND n.connection_id = c.id)"
+            )
+        else:
+            values.append(f"r.{quote(field.column)}")
+    with db.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({', '.join(names)}) SELECT {', '.join(values)} FROM {table} r "
+            "JOIN dashboard_connection c ON c.base_url = %s AND c.id <> %s WHERE r.connection_id = %s",
+            [url, seed.pk, seed.pk],
+        )
+
+
+def start(arguments: list[str], log: Path) -> subprocess.Popen:
+    command = [sys.executable, "-m", "celery", "-A", "dashboard", *arguments, "--loglevel", "WARNING"]
+    with open(log, "ab") as out:
+        return subprocess.Popen(command, cwd=settings.BASE_DIR, env=child_env(), stdout=out, stderr=out)
+
+
+def start_worker(n: int, scratch: Path) -> subprocess.Popen:
+    return start(
+        ["worker", "--pool", "threads", "--concurrency", str(THREADS), "-n", f"bench{n}@%h", "--without-gossip"],
+        scratch / f"worker{n}.log",
+    )
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def snapshot() -> dict[int, tuple[int, float | None]]:
+    return {pk: (count, lag) for pk, count, lag in Connection.objects.values_list("pk", "sync_count", "last_sync_lag")}
+
+
+def watch(seconds: float) -> None:
+    time.sleep(seconds)
+
+
+def measure(seconds: float, every: float = 2.0) -> tuple[list[float], float]:
+    """Lags of the syncs that started in the next ``seconds``, and syncs per minute."""
+    lags: list[float] = []
+    done = 0
+    before = snapshot()
+    start_at = time.monotonic()
+    while time.monotonic() - start_at < seconds:
+        time.sleep(every)
+        now = snapshot()
+        for pk, (count, lag) in now.items():
+            previous = before.get(pk, (0, None))[0]
+            if count > previous:
+                done += count - previous
+                if lag is not None:
+                    lags.append(lag)
+        before = now
+    return lags, done * 60 / (time.monotonic() - start_at)

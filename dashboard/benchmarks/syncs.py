@@ -1,0 +1,77 @@
+"""First sync into an empty database and the quiet re-sync after it, per provider,
+against its simulator running in a process of its own."""
+
+from __future__ import annotations
+
+import time
+
+from django.conf import settings
+
+from dashboard.models import Build, Connection, Job
+from dashboard.sync import sync_connection
+
+from .common import Row, SimulatorProcess
+
+TOKEN = "bench-token"
+# History per provider: (projects, builds per project, jobs per build) for a full run and
+# for --quick. prunner's builds are its jobs, several tasks each; a jobs-platform run is
+# one job.
+SCALES = {
+    "prunner": ((4, 600, 6), (2, 60, 6)),
+    "harmont": ((4, 400, 6), (2, 40, 6)),
+    "semaphore": ((4, 60, 6), (2, 8, 6)),
+    "jobsplatform": ((6, 300, 2), (2, 30, 2)),
+}
+
+
+def figures(quick: bool) -> list[Row]:
+    rows: list[Row] = []
+    budget = settings.SYNC_REQUEST_BUDGET
+    settings.SYNC_REQUEST_BUDGET = 1_000_000  # the first sync reads the whole history here
+    try:
+        for kind, scales in SCALES.items():
+            rows += one_provider(kind, *scales[1 if quick else 0])
+    finally:
+        settings.SYNC_REQUEST_BUDGET = budget
+    return rows
+
+
+def one_provider(kind: str, projects: int, builds: int, jobs: int) -> list[Row]:
+    scale = f"projects={projects},builds={builds},jobs={jobs},arrival_every=0"
+    with SimulatorProcess(kind, TOKEN, seed=3, scale=scale) as sim:
+        connection = Connection.objects.create(
+            kind=kind,
+            name=f"bench {kind}",
+            slug=f"bench-sync-{kind}",
+            base_url=sim.url,
+            token=TOKEN,
+            enabled=False,
+            options={"backfill_pages": 10_000, "page_size": 100, **sim.options},
+        )
+        wall, cpu = time.perf_counter(), time.process_time()
+        first = sync_connection(connection.pk)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        held_builds = Build.objects.filter(connection=connection).count()
+        held_jobs = Job.objects.filter(connection=connection).count()
+        quiet_wall = time.perf_counter()
+        quiet = sync_connection(connection.pk)
+        quiet_wall = time.perf_counter() - quiet_wall
+    size = f"{held_builds:,} builds, {held_jobs:,} jobs"
+    per_build = first.requests / max(held_builds, 1)
+    return [
+        Row(
+            f"first sync, {kind}",
+            size,
+            f"{held_jobs / wall:,.0f} jobs/s ({wall:.1f} s)",
+            f"one sync_connection into an empty database, simulator in its own process; "
+            f"{first.requests:,} requests ({per_build:.2f} per build, counting the logs of up to 50 jobs "
+            f"that just finished), sync CPU {cpu:.1f} s; status {first.status}",
+        ),
+        Row(
+            f"quiet re-sync, {kind}",
+            size,
+            f"{quiet_wall * 1000:.0f} ms",
+            f"the next sync with nothing new: {quiet.requests} requests, "
+            f"{quiet.created + quiet.updated} rows written",
+        ),
+    ]

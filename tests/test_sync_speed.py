@@ -1,0 +1,172 @@
+"""What makes a sync fast, as someone running the dashboard would see it: a whole batch
+written at once with the same outcome, HTTP clients reused, items read concurrently
+within the same bounds, pages that ask the provider nothing never preparing a client,
+and dispatch that stays bounded whatever the backlog."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from dashboard.models import Build, Connection, Job, Project
+from dashboard.sync import dispatch_due, sync_connection
+from dashboard.upsert import upsert
+from providers.base import pool
+from providers.base.errors import BudgetExhausted
+from providers.base.sim import Scale
+from providers.harmont.client import HarmontClient
+from providers.harmont.sim import HarmontSimulator
+from providers.prunner.sim import PrunnerSimulator
+from tests.conftest import make_connection
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def connection(db):
+    return Connection.objects.create(kind="semaphore", name="c", slug="c", base_url="http://127.0.0.1:9", token="t")
+
+
+def test_a_batch_is_created_then_left_alone_then_updated_with_stored_values_as_they_were(connection):
+    raw = {"text": "tab\there, newline\nthere, back\\slash, quote \" and ünïcode", "nested": {"n": [1, 2, None]}}
+    rows = {f"p{i}": {"name": f"project {i}", "raw": raw} for i in range(3)}
+
+    first = upsert(Project, connection.pk, rows)
+    again = upsert(Project, connection.pk, rows)
+    changed = upsert(Project, connection.pk, {"p1": {"name": "renamed", "raw": {}}})
+
+    assert (first.created, first.updated, first.unchanged) == (3, 0, 0)
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 3)
+    assert (changed.created, changed.updated, changed.changed) == (0, 1, ["p1"])
+    assert again.ids == first.ids and set(first.ids.values()) == set(Project.objects.values_list("id", flat=True))
+    assert Project.objects.get(external_id="p0").raw == raw
+    assert Project.objects.get(external_id="p1").name == "renamed"
+
+
+def test_a_new_row_gets_the_model_defaults_for_what_its_record_does_not_carry(connection):
+    project = Project.objects.create(connection=connection, external_id="p", name="p")
+    build = upsert(
+        Build, connection.pk, {"b1": {"project_id": project.pk, "state": "running", "created_at": timezone.now()}}
+    )
+    jobs = upsert(Job, connection.pk, {"j1": {"build_id": build.ids["b1"], "name": "unit", "state": "running"}})
+
+    job = Job.objects.get(pk=jobs.ids["j1"])
+    assert (job.depends_on, job.allowed_failure, job.position, job.gone, job.raw) == ([], False, 0, False, {})
+    previous = upsert(Job, connection.pk, {"j1": {"build_id": build.ids["b1"], "name": "unit", "state": "passed"}})
+    assert previous.previous == {"j1": {}} and Job.objects.get(pk=job.pk).state == "passed"
+
+
+def test_a_first_sync_of_a_long_history_holds_every_build_and_job_and_the_next_writes_nothing(db):
+    sim = PrunnerSimulator("tok", seed=4, scale=Scale(builds=40, jobs=4, arrival_every=0)).serve()
+    try:
+        connection = make_connection(sim, slug="long")
+        first = sync_connection(connection.pk)
+        quiet = sync_connection(connection.pk)
+    finally:
+        sim.stop()
+    truth = sim.truth()
+    held = dict(Build.objects.filter(connection=connection).values_list("external_id", "state"))
+    assert first.status == "ok" and held == truth["builds"]
+    assert dict(Job.objects.filter(connection=connection).values_list("external_id", "state")) == truth["jobs"]
+    assert (quiet.created, quiet.updated) == (0, 0)
+
+
+def test_builds_read_concurrently_are_the_same_as_read_one_by_one(db, settings):
+    def synced(concurrency: int) -> tuple[dict, dict, int]:
+        settings.PROVIDER_CONCURRENCY = concurrency
+        sim = HarmontSimulator("tok", seed=6, scale=Scale(projects=2, builds=12, jobs=3, arrival_every=0)).serve()
+        try:
+            connection = make_connection(sim, slug=f"h{concurrency}")
+            run = sync_connection(connection.pk)
+        finally:
+            sim.stop()
+        builds = dict(Build.objects.filter(connection=connection).values_list("external_id", "state"))
+        jobs = dict(Job.objects.filter(connection=connection).values_list("external_id", "state"))
+        return builds, jobs, run.requests
+
+    assert synced(1) == synced(6)
+
+
+def test_requests_made_together_never_go_past_the_budget(db):
+    sim = HarmontSimulator("tok", seed=2, scale=Scale(builds=2, jobs=2, arrival_every=0)).serve()
+    client = HarmontClient(sim.url, "tok", budget=5, concurrency=4)
+    try:
+        with pytest.raises(BudgetExhausted):
+            client.concurrently(lambda _: client.user(), range(12))
+    finally:
+        client.close()
+        sim.stop()
+    assert client.requests == 5
+    assert len(sim.requests) == 5
+
+
+def test_syncs_of_a_connection_reuse_one_http_client_and_a_new_token_gets_its_own(db):
+    sim = PrunnerSimulator("tok", seed=2, scale=Scale(builds=2, jobs=2, arrival_every=0)).serve()
+    try:
+        connection = make_connection(sim, slug="reuse")
+        sync_connection(connection.pk)
+        sync_connection(connection.pk)
+        assert pool.size() == 1
+        connection.token = "another-token"
+        connection.save()
+        sync_connection(connection.pk)
+    finally:
+        sim.stop()
+    assert pool.size() == 2
+
+
+def test_a_page_whose_panels_ask_the_provider_nothing_prepares_no_client(db, viewer_client):
+    sim = PrunnerSimulator("tok", seed=2, scale=Scale(builds=2, jobs=2, arrival_every=0)).serve()
+    try:
+        connection = make_connection(sim, slug="quiet-page")
+        sync_connection(connection.pk)
+        pool.forget()
+        sim.requests.clear()
+        build = Build.objects.filter(connection=connection).first()
+        page = viewer_client.get(reverse("build", args=[connection.kind, connection.slug, build.external_id]))
+    finally:
+        sim.stop()
+    assert page.status_code == 200
+    assert sim.requests == [] and pool.size() == 0
+
+
+def test_a_shared_client_serves_threads_at_once(db):
+    sim = HarmontSimulator("tok", seed=2, scale=Scale(builds=2, jobs=2, arrival_every=0)).serve()
+    answers: list[dict] = []
+    try:
+        clients = [HarmontClient(sim.url, "tok", share_as="1:sync") for _ in range(4)]
+        threads = [threading.Thread(target=lambda c=c: answers.append(c.user())) for c in clients]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        for client in clients:
+            client.close()  # leaves the shared one open for the next user
+        assert HarmontClient(sim.url, "tok", share_as="1:sync").user() == answers[0]
+    finally:
+        sim.stop()
+    assert len(answers) == 4 and all(a == answers[0] for a in answers) and pool.size() == 1
+
+
+def test_dispatch_takes_the_most_overdue_connections_up_to_its_limit(db, settings):
+    settings.SYNC_DISPATCH_LIMIT = 2
+    now = timezone.now()
+    for i in range(5):
+        Connection.objects.create(
+            kind="prunner",
+            name=f"d{i}",
+            slug=f"d{i}",
+            base_url="http://127.0.0.1:9",
+            token="t",
+            next_sync_at=now - timedelta(minutes=i),
+        )
+
+    first = dispatch_due()
+    second = dispatch_due()
+
+    overdue = list(Connection.objects.order_by("slug").values_list("pk", flat=True))
+    assert sorted(first) == sorted(overdue[3:5]) and sorted(second) == sorted(overdue[1:3])
