@@ -15,6 +15,7 @@ from django.db import models
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
+from dashboard import audit
 from dashboard.models import ActionLog, Build, Connection
 from dashboard.models.registry import ROW_MODELS, name_of
 from dashboard.roles import can_operate
@@ -112,7 +113,7 @@ def run_action(
         result = adapter.perform(action, obj, params, user)
     except ProviderError as exc:
         entry.ok, entry.answer = False, masked.redact(str(exc))
-        entry.save()
+        audit.record(entry)
         if exc.refresh is not None:  # the refusal told us the object's new state
             from dashboard.apply import apply_batch
 
@@ -121,7 +122,7 @@ def run_action(
     finally:
         adapter.close()
     entry.ok, entry.answer = True, masked.redact(result.message)
-    entry.save()
+    audit.record(entry)
     if result.refresh is not None:
         from dashboard.apply import apply_batch
 

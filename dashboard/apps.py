@@ -27,3 +27,7 @@ class DashboardConfig(AppConfig):
         from dashboard.insights.receivers import connect as connect_insights
 
         connect_insights()
+
+        from dashboard.freshness import connect as connect_freshness
+
+        connect_freshness()

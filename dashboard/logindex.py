@@ -10,7 +10,6 @@ from __future__ import annotations
 import bisect
 import copy
 import threading
-import zlib
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from django.core.cache import cache
 from dashboard import logsections
 from dashboard.ansi import to_html
 from dashboard.models import Log, LogChunk
+from dashboard.models.builds import inflate
 
 # The start of an unfinished last line kept for finding a marker on it; markers are short.
 PENDING_KEEP = 4096
@@ -192,7 +192,7 @@ def index_for(log: Log) -> LogIndex:
     for start, data in rows.iterator(chunk_size=64):
         if previous is not None:
             base.feed(*previous)
-        previous = (start, zlib.decompress(data))
+        previous = (start, inflate(data))
     full = copy.deepcopy(base)
     if previous is not None:
         full.feed(*previous)

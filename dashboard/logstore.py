@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from dashboard.models import Job, Log, LogChunk
+from dashboard.models.builds import CHUNKS_PER_FETCH, inflate
 from providers.base.adapter import Adapter
 from providers.registry import adapter_class
 
@@ -32,7 +33,7 @@ def append(log: Log, text: str) -> None:
         room = max(SMALL_CHUNK - last.size, 0) // 4  # characters that surely fit
         head, text = text[:room], text[room:]
         if head:
-            joined = zlib.decompress(last.data) + head.encode("utf-8")
+            joined = inflate(last.data) + head.encode("utf-8")
             last.data = zlib.compress(joined, 6)
             log.size += len(joined) - last.size
             last.size = len(joined)
@@ -86,3 +87,20 @@ def tail_offset(log: Log, max_bytes: int) -> int:
     want = log.size - max_bytes
     start = log.chunks.filter(start__gte=want).order_by("start").values_list("start", flat=True).first()
     return start if start is not None else want
+
+
+def read_bytes(log: Log, offset: int = 0, limit: int | None = None) -> Iterator[bytes]:
+    """The stored bytes ``[offset, offset + limit)`` (to the end without ``limit``), one
+    chunk at a time. Windows are exact bytes: a multi-byte character split by a window
+    boundary is whole again once the windows are joined."""
+    end = None if limit is None else offset + limit
+    first = log.chunks.filter(start__lte=offset).order_by("-start").values_list("start", flat=True).first() or 0
+    chunks = log.chunks.filter(start__gte=first)
+    if end is not None:
+        chunks = chunks.filter(start__lt=end)
+    for start, packed in chunks.order_by("start").values_list("start", "data").iterator(chunk_size=CHUNKS_PER_FETCH):
+        data = inflate(packed)
+        low = max(offset - start, 0)
+        high = len(data) if end is None else max(end - start, 0)
+        if piece := data[low:high]:
+            yield piece

@@ -125,14 +125,27 @@ class Lane:
         return (rank, self.name.lower(), self.latest.branch)
 
 
+# Columns lanes never show: not read for the thousands of builds a scan looks at.
+UNSHOWN = (
+    "raw", "commit_message", "fingerprint", "synced_at", "missing_since", "missing_count", "recheck_at",
+    "recheck_attempts", "group_id", "web_url",
+)
+
+
 def recent_builds(queryset: QuerySet | None = None, scan: int = SCAN) -> list[Build]:
+    """The newest ``scan`` builds. Their few connections are read once and shared,
+    rather than joined (and their tokens decrypted) once per build."""
     queryset = Build.objects.all() if queryset is None else queryset
-    return list(
+    builds = list(
         queryset.filter(gone=False)
-        .select_related("connection", "project", "pipeline")
-        .defer("raw", "commit_message")
+        .select_related("project", "pipeline")
+        .defer(*UNSHOWN)
         .order_by("-created_at", "-id")[:scan]
     )
+    connections = Connection.objects.defer("token", "options", "sync_cursor").in_bulk({b.connection_id for b in builds})
+    for build in builds:
+        build.connection = connections[build.connection_id]
+    return builds
 
 
 def lanes(queryset: QuerySet | None = None, scan: int = SCAN) -> list[Lane]:
@@ -154,6 +167,13 @@ def running_now(limit: int = RUNNING_SHOWN) -> list[Build]:
         .defer("raw", "commit_message")
         .order_by("-created_at", "-id")[:limit]
     )
+
+
+def active_builds_by_connection() -> dict[int, int]:
+    """Builds queued, running or blocked now, per connection id. Read through the state
+    index, so it costs as many rows as are active, not as many as were ever synced."""
+    rows = Build.objects.filter(state__in=ACTIVE).values_list("connection_id").annotate(n=Count("id")).order_by()
+    return dict(rows)
 
 
 def counts(lane_list: list[Lane]) -> dict:

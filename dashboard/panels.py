@@ -16,7 +16,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from dashboard.actions import connection_of, target_id, target_name
 from providers.base.errors import ProviderError
-from providers.base.panels import Panel
+from providers.base.panels import Panel, provider_error_for
 from providers.registry import adapter_class
 
 
@@ -32,7 +32,7 @@ def panel_context(request: HttpRequest | None, obj: models.Model, name: str) -> 
     try:
         return adapter.panel_context(obj, request, name) or {}
     except ProviderError as exc:
-        return {"panel_error": f"{connection.kind_label} could not be asked: {exc}"}
+        return {"panel_error": f"{connection.kind_label} could not be asked: {provider_error_for(request, exc)}"}
     finally:
         adapter.close()
 

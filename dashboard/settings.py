@@ -173,6 +173,10 @@ SYNC_TROUBLED_SLOTS = env.int("SYNC_TROUBLED_SLOTS", default=1)
 SYNC_ACTIVE_INTERVAL = env.float("SYNC_ACTIVE_INTERVAL", default=10.0)
 # SyncRun rows kept per connection (quiet syncs keep none; totals live on the connection).
 SYNC_RUNS_KEPT = env.int("SYNC_RUNS_KEPT", default=200)
+# The audit log (the activity page) keeps this many days and at most this many entries;
+# 0 keeps without limit. Older entries are deleted as new ones are written.
+AUDIT_KEEP_DAYS = env.int("AUDIT_KEEP_DAYS", default=400)
+AUDIT_KEEP_ROWS = env.int("AUDIT_KEEP_ROWS", default=100_000)
 # A connection counts as stalled when no sync finished for this many of its intervals.
 SYNC_STALLED_INTERVALS = env.int("SYNC_STALLED_INTERVALS", default=5)
 # Deletions at the provider are believed only when they hold (see dashboard/evidence.py).

@@ -68,13 +68,18 @@ def test_the_home_page_shows_health_running_red_and_counts(viewer_client, world)
     assert re.search(r'count-n">1</span> red', counts) and re.search(r'count-n">1</span> running', counts)
 
 
-def test_the_home_page_refreshes_while_something_runs_then_stops(viewer_client, world):
+def test_the_home_page_refresh_answers_no_change_until_a_sync_commits_one(viewer_client, world):
+    from dashboard import freshness
+
     live = viewer_client.get(reverse("home"), HTTP_HX_REQUEST="true")
-    assert live.status_code == 200 and b'hx-trigger="every 5s"' in live.content and b"<html" not in live.content
+    assert live.status_code == 200 and b'hx-trigger="every 1s"' in live.content and b"<html" not in live.content
+    poll = re.search(r'hx-get="([^"]+)"', live.content.decode()).group(1).replace("&amp;", "&")
+    assert viewer_client.get(poll, HTTP_HX_REQUEST="true").status_code == 204  # nothing new: htmx keeps the page
     Build.objects.filter(state="running").update(state="passed", finished_at=world["now"])
-    done = viewer_client.get(reverse("home"), HTTP_HX_REQUEST="true")
-    assert done.status_code == 286  # htmx stops polling
-    assert b"hx-trigger" not in done.content and b"Nothing is running" in done.content
+    freshness.bump(world["acme"].pk)  # what a sync does once it commits a batch
+    done = viewer_client.get(poll, HTTP_HX_REQUEST="true")
+    assert done.status_code == 200 and b"Nothing is running" in done.content
+    assert b'hx-trigger="every 1s"' in done.content  # still polling: a new build would show at once
 
 
 def test_an_empty_dashboard_says_what_to_do(client, db, admin_user, viewer):
@@ -180,11 +185,34 @@ def test_a_soft_failed_job_is_amber_in_the_timeline_too(viewer_client, world):
     assert nodes == ["state-failed", "state-failed soft-failed"]  # the graph agrees
 
 
+def test_a_finished_job_without_an_end_ends_with_its_build_not_now(viewer_client, world):
+    """prunner never gives failed or canceled tasks an end: the timeline must not grow
+    with the clock for a build that ended an hour ago."""
+    from dashboard.models import Job
+
+    build = Build.objects.get(external_id="b4")  # failed 60 minutes ago after 60 s
+    Job.objects.create(
+        connection=build.connection, build=build, external_id="ok", name="passed job", state="passed",
+        started_at=build.started_at, finished_at=build.started_at + timedelta(seconds=30),
+    )
+    Job.objects.create(
+        connection=build.connection, build=build, external_id="bad", name="failed job", state="failed",
+        started_at=build.started_at, finished_at=None,
+    )
+    page = viewer_client.get(reverse("build", args=["semaphore", "acme", "b4"])).content.decode()
+    assert re.search(r"Timeline <span class=\"sub\">60 s</span>", page)  # the build's minute, not an hour
+    assert 'aria-label="failed job: failed, duration not known"' in page
+    bars = dict(re.findall(r'aria-label="([^:]+):[^"]*">\s*<rect class="tl-bar ([^"]+)"', page))
+    assert bars == {"passed job": "state-passed", "failed job": "state-failed end-unknown"}
+
+
 def test_the_overview_and_the_wallboard_cost_the_same_queries_at_any_size(viewer_client, world):
+    from django.core.cache import cache
     from django.db import connection as db
     from django.test.utils import CaptureQueriesContext
 
     def queries(url: str) -> int:
+        cache.clear()  # the overview of one state of the data is shared between requests
         with CaptureQueriesContext(db) as captured:
             assert viewer_client.get(url).status_code == 200
         return len(captured)

@@ -109,8 +109,9 @@ def test_same_ids_when_a_build_is_sent_again(collector, finished):
 def test_unfinished_builds_are_not_exported(collector, semaphore):
     sync_connection(semaphore.pk)
     running = Build.objects.exclude(state__in=FINISHED).first()
-    if running is None:
-        pytest.skip("every build of this world has finished")
+    if running is None:  # this world's builds have all ended: one still runs, as far as we know
+        running = Build.objects.first()
+        Build.objects.filter(pk=running.pk).update(state="running", finished_at=None)
     assert export_once(running.pk, collector.url) is False
     assert collector.requests == []
 

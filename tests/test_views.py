@@ -48,7 +48,7 @@ def test_the_provider_filter_and_an_unknown_value_say_so(viewer_client, synced):
 def test_htmx_gets_only_the_rows_and_polls_only_the_first_page(viewer_client, synced):
     response = viewer_client.get(reverse("builds"), HTTP_HX_REQUEST="true")
     assert b"<html" not in response.content and b'id="builds"' in response.content
-    assert b'hx-trigger="every 5s' in response.content
+    assert b'hx-trigger="every 1s' in response.content
     assert "HX-Request" in response["Vary"]
 
 

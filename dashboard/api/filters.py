@@ -7,11 +7,10 @@ from datetime import UTC, datetime
 
 import django_filters
 from django.core.exceptions import ValidationError
-from django.db.models import Q
 from django_filters.fields import IsoDateTimeField, RangeField
 from django_filters.widgets import DateRangeWidget
 
-from dashboard.filters import BuildFilter
+from dashboard.filters import BuildFilter, connection_with_slug, connections_of_kind, named
 from dashboard.models import (
     ActionLog,
     Agent,
@@ -68,26 +67,40 @@ class TimeRange(django_filters.IsoDateTimeFromToRangeFilter):
 
 
 def by_name_or_id(prefix: str):
-    """Filter on a related row named by its name or its provider id (``project``, ``pipeline``)."""
+    """Filter on a related row named by its name or its provider id (``project``,
+    ``pipeline``), looked up first so the list's query compares plain keys."""
 
     def method(queryset, name, value):
-        return queryset.filter(Q(**{f"{prefix}__name": value}) | Q(**{f"{prefix}__external_id": value}))
+        related = queryset.model._meta.get_field(prefix.split("__")[0])
+        for part in prefix.split("__")[1:]:
+            related = related.related_model._meta.get_field(part)
+        return queryset.filter(**{f"{prefix}_id__in": named(related.related_model, value)})
 
     return method
 
 
-class ConnectionScopedFilter(django_filters.FilterSet):
+class BySlug:
+    """``connection`` by slug, looked up first: a slug that names no connection matches
+    nothing, like any other value that matches nothing."""
+
+    def filter_connection(self, queryset, name, value):
+        return queryset.filter(connection_id__in=connection_with_slug(value))
+
+
+class ConnectionScopedFilter(BySlug, django_filters.FilterSet):
     """``provider`` (a kind) and ``connection`` (a slug), on any model with a connection."""
 
-    provider = django_filters.ChoiceFilter(field_name="connection__kind", choices=KIND_CHOICES, label="Provider")
-    # A slug that names no connection matches nothing, like any other value that matches nothing.
-    connection = django_filters.CharFilter(field_name="connection__slug", label="Connection (slug)")
+    provider = django_filters.ChoiceFilter(method="filter_provider", choices=KIND_CHOICES, label="Provider")
+    connection = django_filters.CharFilter(method="filter_connection", label="Connection (slug)")
+
+    def filter_provider(self, queryset, name, value):
+        return queryset.filter(connection_id__in=connections_of_kind(value))
 
 
-class BuildApiFilter(BuildFilter):
+class BuildApiFilter(BySlug, BuildFilter):
     """The builds page's filters, plus pipeline and time ranges."""
 
-    connection = django_filters.CharFilter(field_name="connection__slug", label="Connection (slug)")
+    connection = django_filters.CharFilter(method="filter_connection", label="Connection (slug)")
     pipeline = django_filters.CharFilter(method=by_name_or_id("pipeline"), label="Pipeline (name or id)")
     created = TimeRange(field_name="created_at", label="Created")
     finished = TimeRange(field_name="finished_at", label="Finished")
@@ -102,7 +115,7 @@ class JobFilter(ConnectionScopedFilter):
     project = django_filters.CharFilter(method=by_name_or_id("build__project"), label="Project (name or id)")
     pipeline = django_filters.CharFilter(method=by_name_or_id("build__pipeline"), label="Pipeline (name or id)")
     branch = django_filters.CharFilter(field_name="build__branch", label="Branch")
-    state = django_filters.MultipleChoiceFilter(choices=State.choices, label="State")
+    state = django_filters.MultipleChoiceFilter(choices=State.choices, label="State", distinct=False)
     name = django_filters.CharFilter(field_name="name", label="Job name")
     group = django_filters.CharFilter(field_name="group", label="Group (block, stage)")
     allowed_failure = django_filters.BooleanFilter(field_name="allowed_failure", label="Allowed to fail")
@@ -177,7 +190,7 @@ class DeploymentFilter(ConnectionScopedFilter):
         fields = ["provider", "connection", "target", "project", "triggered_by", "state", "triggered"]
 
     def filter_target(self, queryset, name, value):
-        return queryset.filter(Q(target__external_id=value) | Q(target__name=value))
+        return queryset.filter(target_id__in=named(DeploymentTarget, value))
 
 
 class RetentionPolicyFilter(ConnectionScopedFilter):
@@ -200,7 +213,7 @@ class ActionLogFilter(ConnectionScopedFilter):
 
 
 class SyncRunFilter(ConnectionScopedFilter):
-    status = django_filters.MultipleChoiceFilter(choices=SyncRun.Status.choices, label="Status")
+    status = django_filters.MultipleChoiceFilter(choices=SyncRun.Status.choices, label="Status", distinct=False)
     started = TimeRange(field_name="started_at", label="Started")
 
     class Meta:

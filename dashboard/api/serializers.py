@@ -18,6 +18,7 @@ from dashboard.models import (
     Schedule,
     SyncRun,
 )
+from dashboard.overview import active_builds_by_connection
 from dashboard.public_errors import answer_for, error_for
 from dashboard.secrets import masked, redact, strip_url_credentials
 from dashboard.templatetags.security_tags import safe_http_url
@@ -57,7 +58,7 @@ class ConnectionSerializer(serializers.ModelSerializer):
     health = serializers.CharField(source="health_now.value", read_only=True)
     last_error = serializers.SerializerMethodField()
 
-    active_builds = serializers.IntegerField(read_only=True, help_text="Builds queued, running or blocked now.")
+    active_builds = serializers.SerializerMethodField(help_text="Builds queued, running or blocked now.")
 
     class Meta:
         model = Connection
@@ -79,6 +80,14 @@ class ConnectionSerializer(serializers.ModelSerializer):
 
     def get_last_error(self, connection: Connection) -> str:
         return error_for(_user(self), connection.health_now.message)
+
+    @extend_schema_field(OpenApiTypes.INT)
+    def get_active_builds(self, connection: Connection) -> int:
+        # Counted once for the whole list (one grouped query), kept in the shared context.
+        counts = self.context.get("active_builds")
+        if counts is None:
+            counts = self.context["active_builds"] = active_builds_by_connection()
+        return counts.get(connection.pk, 0)
 
 
 class SyncRunSerializer(ConnectionScoped):

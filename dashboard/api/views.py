@@ -29,7 +29,6 @@ from dashboard.models import (
     SyncRun,
 )
 from dashboard.panels import panel_context
-from dashboard.states import ACTIVE
 from dashboard.views.common import build_or_404, connection_or_404, job_or_404
 from providers.base.adapter import Capability
 from providers.registry import KINDS, LABELS, adapter_class
@@ -76,7 +75,7 @@ class NewestFirst(CursorPagination):
 
 
 class ConnectionList(generics.ListAPIView):
-    queryset = Connection.objects.annotate(active_builds=Count("build", filter=Q(build__state__in=ACTIVE)))
+    queryset = Connection.objects.all()
     serializer_class = ConnectionSerializer
     pagination_class = None
 

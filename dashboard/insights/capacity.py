@@ -15,8 +15,8 @@ from dashboard.models import Agent, AgentHour, AgentType
 
 
 def is_busy(state: str) -> bool:
-    """Semaphore says ``running_job``; anything else that runs counts too."""
-    return "running" in (state or "").lower() or (state or "").lower() == "busy"
+    """The agent's neutral state (``idle``, ``busy``, ``disabled``, ``offline``)."""
+    return state == "busy"
 
 
 def counts(connection_id: int) -> dict[str, tuple[int, int]]:
@@ -27,8 +27,8 @@ def counts(connection_id: int) -> dict[str, tuple[int, int]]:
     for type_name, state, disabled_at in Agent.objects.filter(connection_id=connection_id).values_list(
         "agent_type__name", "state", "disabled_at"
     ):
-        if disabled_at is not None:
-            continue  # a disabled agent takes no jobs
+        if disabled_at is not None or state in ("disabled", "offline"):
+            continue  # takes no jobs
         tally = found.setdefault(type_name or "", [0, 0])
         tally[0] += 1
         tally[1] += is_busy(state)

@@ -1,6 +1,5 @@
-import zlib
-
 from django.db import models
+from isal.isal_zlib import decompress as inflate  # zlib's format, inflated several times faster
 
 from dashboard.states import FINISHED, State
 
@@ -90,7 +89,12 @@ class Build(ProviderRow):
             models.Index(fields=["project", "-created_at", "-id"], name="build_project_recent"),
             models.Index(fields=["state", "-created_at", "-id"], name="build_state_recent"),
             models.Index(fields=["branch", "-created_at", "-id"], name="build_branch_recent"),
+            models.Index(fields=["pipeline", "-created_at", "-id"], name="build_pipeline_recent"),
             models.Index(fields=["connection", "recheck_at"], name="build_recheck"),
+            # Found by the provider's own id in any connection (the search box, the jobs API).
+            models.Index(fields=["external_id"], name="build_external_id"),
+            models.Index(fields=["finished_at"], name="build_finished"),
+            models.Index(fields=["-created_at", "-id"], name="build_gone_recent", condition=models.Q(gone=True)),
             # The newest build of each pipeline x branch (CCTray feed, badges, notifications).
             models.Index(fields=["pipeline", "branch", "-created_at", "-id"], name="build_pipeline_branch_recent"),
         ]
@@ -127,7 +131,14 @@ class Job(ProviderRow):
 
     class Meta(ProviderRow.Meta):
         ordering = ["position", "id"]
-        indexes = [models.Index(fields=["build", "position"], name="job_build_position")]
+        indexes = [
+            models.Index(fields=["build", "position"], name="job_build_position"),
+            # The jobs API lists newest first (by id) under each of its filters.
+            models.Index(fields=["state", "-id"], name="job_state_recent"),
+            models.Index(fields=["name", "-id"], name="job_name_recent"),
+            models.Index(fields=["started_at"], name="job_started"),
+            models.Index(fields=["-id"], name="job_allowed_failure_recent", condition=models.Q(allowed_failure=True)),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -141,6 +152,11 @@ class Job(ProviderRow):
         if self.started_at and self.finished_at:
             return self.finished_at - self.started_at
         return None
+
+
+# Stored log chunks fetched per database round trip while streaming a log (each holds at
+# most 64 KB of text, compressed).
+CHUNKS_PER_FETCH = 32
 
 
 class Log(models.Model):
@@ -162,10 +178,12 @@ class Log(models.Model):
         first_start = (
             self.chunks.filter(start__lte=offset).order_by("-start").values_list("start", flat=True).first()
         ) or 0
-        for chunk in self.chunks.filter(start__gte=first_start).order_by("start").iterator():
-            data = zlib.decompress(chunk.data)
-            if offset > chunk.start:
-                data = data[offset - chunk.start :]
+        rows = self.chunks.filter(start__gte=first_start).order_by("start").values_list("start", "data")
+        # A few chunks per round trip: the default (2000) would hold tens of MB at once.
+        for start, packed in rows.iterator(chunk_size=CHUNKS_PER_FETCH):
+            data = inflate(packed)
+            if offset > start:
+                data = data[offset - start :]
             if data:
                 yield data.decode("utf-8", "replace")
 

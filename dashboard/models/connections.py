@@ -72,6 +72,9 @@ class Connection(models.Model):
     due_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_sync_lag = models.FloatField(null=True, blank=True, editable=False, help_text="Seconds.")
     created_at = models.DateTimeField(auto_now_add=True)
+    # Bumped (in the database only) when a sync or an action commits changed rows; live
+    # pages compare it to learn cheaply whether to render again (dashboard/freshness.py).
+    revision = models.PositiveBigIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["name"]
@@ -79,6 +82,14 @@ class Connection(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args, **kwargs) -> None:
+        # A copy read before a sync bumped the revision must not write the old value back.
+        if not self._state.adding and kwargs.get("update_fields") is None and not kwargs.get("force_insert"):
+            kwargs["update_fields"] = [
+                f.name for f in self._meta.concrete_fields if not f.primary_key and f.name != "revision"
+            ]
+        super().save(*args, **kwargs)
 
     def get_absolute_url(self) -> str:
         return reverse("connection", args=[self.kind, self.slug])

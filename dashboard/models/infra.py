@@ -89,7 +89,10 @@ class Deployment(ProviderRow):
 
     class Meta(ProviderRow.Meta):
         ordering = ["-triggered_at", "-id"]
-        indexes = [models.Index(fields=["target", "-triggered_at"], name="deployment_recent")]
+        indexes = [
+            models.Index(fields=["target", "-triggered_at"], name="deployment_recent"),
+            models.Index(fields=["-triggered_at", "-id"], name="deployment_newest"),  # the deployments page
+        ]
 
     def __str__(self) -> str:
         return f"{self.target} {self.triggered_at:%Y-%m-%d %H:%M}" if self.triggered_at else str(self.target)

@@ -44,6 +44,7 @@ class ActionLog(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["-created_at", "-id"], name="actionlog_recent")]  # the activity page
         permissions = [("operate", "Can press action buttons (rerun, stop, promote, ...)")]
 
     def __str__(self) -> str:

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from dashboard.feeds.status import VERDICTS, pair_statuses
 from dashboard.models import Build, Connection, Delivery, Health, NotificationRule, Schedule, SyncRun
+from dashboard.public_errors import admin_error
 from dashboard.signals import batch_applied, sync_finished
 from dashboard.states import State
 
@@ -261,9 +262,10 @@ def unhealthy(connection: Connection, rules: list[NotificationRule], now: dateti
         if now < due or not r.is_news(rule, due, now):
             continue
         title = f"⚠ {connection.name} unhealthy for {rule.unhealthy_minutes} min"
+        error = admin_error(connection.last_error)  # a chat channel: credentials masked, truncated
         body = (
             f"{connection.kind_label} connection {connection.name} is {connection.get_health_display()} "
-            f"since {first_bad.started_at:%Y-%m-%d %H:%M} UTC.\n{connection.last_error}\n{link(connection)}"
+            f"since {first_bad.started_at:%Y-%m-%d %H:%M} UTC.\n{error}\n{link(connection)}"
         ).replace("\n\n", "\n")
         kind = Delivery.Kind.UNHEALTHY
         events.append(Event(f"{kind}:r{rule.pk}:c{connection.pk}:run{first_bad.pk}", rule, kind, title, body))

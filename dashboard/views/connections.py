@@ -1,13 +1,18 @@
-from django.db.models import Count, Q
+from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from dashboard.models import Connection, SyncRun
-from dashboard.states import ACTIVE
+from dashboard.overview import active_builds_by_connection
+
+RUNS_SHOWN = 5
 
 
 def connection_list(request: HttpRequest) -> HttpResponse:
-    connections = Connection.objects.annotate(builds_active=Count("build", filter=Q(build__state__in=ACTIVE)))
-    runs = {c.pk: list(SyncRun.objects.filter(connection=c)[:5]) for c in connections}
-    rows = [(c, runs[c.pk]) for c in connections]
+    """Every connection with its active builds and its last syncs: three queries however
+    many connections there are (the runs come in one query, a window per connection)."""
+    recent_runs = SyncRun.objects.order_by("-started_at", "-id")[:RUNS_SHOWN]
+    connections = Connection.objects.prefetch_related(Prefetch("sync_runs", queryset=recent_runs, to_attr="recent"))
+    active = active_builds_by_connection()
+    rows = [(c, c.recent, active.get(c.pk, 0)) for c in connections]
     return render(request, "dashboard/connections.html", {"rows": rows})

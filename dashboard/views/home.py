@@ -1,15 +1,15 @@
 """The overview (home), the wallboard for a TV, and the tiny state endpoint the favicon
 reads."""
 
+from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
-from django_htmx.http import HttpResponseStopPolling
 
-from dashboard import overview
+from dashboard import freshness, overview
 from dashboard.filters import BuildFilter
-from dashboard.models import Build, Connection
+from dashboard.models import Build
 
 WALL_TILES = 60
 WALL_FILTERS = ("provider", "connection", "project", "pipeline", "branch")
@@ -17,17 +17,34 @@ RED_SHOWN = 25
 LANES_SHOWN = 40
 # The builds list used to live at "/": links made then, with its filters, still work.
 BUILD_LIST_PARAMS = ("provider", "connection", "project", "branch", "state", "q", "after")
+# The overview of one marker is shared this long (its 24-hour counts age with time).
+OVERVIEW_CACHE_SECONDS = 30
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    """Health per connection, what runs, what is red, counts. Refreshes itself while
-    something runs; when nothing does, the refresh answers 286 and polling stops."""
+    """Health per connection, what runs, what is red, counts. Refreshes itself: the poll
+    is answered 204 with one small query until a sync or an action changes something."""
     if not request.htmx and any(name in request.GET for name in BUILD_LIST_PARAMS):
         return redirect(f"{reverse('builds')}?{request.GET.urlencode()}")
+    connections = list(freshness.connections_for_marker("name", "slug", "kind"))
+    marker = freshness.marker_of(connections)
+    if (unchanged := freshness.unchanged(request, marker)) is not None:
+        return unchanged
+    context = {
+        "connections": connections,
+        "seen": marker,
+        "poll_seconds": freshness.POLL_SECONDS,
+        # Every open tab asks after each change: the first one computes, the rest share it.
+        **cache.get_or_set(f"overview:{marker}", _what_runs_and_what_is_red, OVERVIEW_CACHE_SECONDS),
+    }
+    template = "dashboard/overview.html#live" if request.htmx else "dashboard/overview.html"
+    return render(request, template, context)
+
+
+def _what_runs_and_what_is_red() -> dict:
     lane_list = overview.lanes()
     running = overview.running_now(overview.RUNNING_SHOWN + 1)
-    context = {
-        "connections": Connection.objects.only("name", "slug", "kind", *Connection.HEALTH_FIELDS),
+    return {
         "running": running[: overview.RUNNING_SHOWN],
         "more_running": len(running) > overview.RUNNING_SHOWN,
         "red": [lane for lane in lane_list if lane.red][:RED_SHOWN],
@@ -36,12 +53,6 @@ def home(request: HttpRequest) -> HttpResponse:
         "counts": overview.counts(lane_list),
         "live": bool(running),
     }
-    if request.htmx:
-        response = render(request, "dashboard/overview.html#live", context)
-        if not running:
-            response.status_code = HttpResponseStopPolling.status_code
-        return response
-    return render(request, "dashboard/overview.html", context)
 
 
 class WallFilter(BuildFilter):

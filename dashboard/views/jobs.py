@@ -78,7 +78,50 @@ def _numbered(log_row: Log, index: logindex.LogIndex, first: int, count: int) ->
 
 
 def search_lines(log_row: Log, needle: str, limit: int = MAX_MATCHES) -> tuple[list[tuple[int, str]], bool]:
-    """Matching lines with their numbers, read chunk by chunk."""
+    """Matching lines (case-insensitive) with their numbers. The stored bytes are searched
+    a chunk at a time with ``find`` on the chunk, not line by line, and only the matching
+    lines are decoded; lines are counted only between matches."""
+    try:
+        wanted = needle.lower().encode("ascii")
+    except UnicodeEncodeError:
+        return _search_text(log_row, needle, limit)
+    matches: list[tuple[int, str]] = []
+    number, rest = 1, b""  # the number of the first line in ``rest + chunk``
+    for chunk in logstore.read_bytes(log_row):
+        buffer = rest + chunk
+        cut = buffer.rfind(b"\n")
+        if cut < 0:
+            rest = buffer
+            continue
+        body, rest = buffer[:cut], buffer[cut + 1 :]
+        number, capped = _find_in(body, wanted, number, matches, limit)
+        if capped:
+            return matches, True
+    if rest and wanted in rest.lower():
+        matches.append((number, rest.decode("utf-8", "replace")))
+    return matches, False
+
+
+def _find_in(body: bytes, wanted: bytes, number: int, matches: list, limit: int) -> tuple[int, bool]:
+    """Add the lines of ``body`` (whole lines, the last without its newline) that contain
+    ``wanted``; the number of the line after ``body``, and whether ``limit`` was reached."""
+    lowered = body.lower()  # ASCII letters only: the same length, so positions agree
+    counted, pos = 0, lowered.find(wanted)
+    while pos >= 0:
+        begin = body.rfind(b"\n", 0, pos) + 1
+        end = body.find(b"\n", pos)
+        end = len(body) if end < 0 else end
+        number += body.count(b"\n", counted, begin)
+        counted = begin
+        matches.append((number, body[begin:end].decode("utf-8", "replace")))
+        if len(matches) >= limit:
+            return number, True
+        pos = lowered.find(wanted, end)
+    return number + body.count(b"\n", counted) + 1, False
+
+
+def _search_text(log_row: Log, needle: str, limit: int) -> tuple[list[tuple[int, str]], bool]:
+    """For a needle beyond ASCII, where case folding needs the decoded text."""
     matches: list[tuple[int, str]] = []
     needle = needle.lower()
     number, rest = 0, ""
@@ -199,9 +242,9 @@ def job_log_search(request: HttpRequest, kind: str, slug: str, external_id: str)
 def job_log_raw(request: HttpRequest, kind: str, slug: str, external_id: str) -> StreamingHttpResponse:
     job = job_or_404(kind, slug, external_id)
     log_row, _ = _refreshed(job)
-    response = StreamingHttpResponse(
-        (part.encode() for part in logstore.read(log_row)), content_type="text/plain; charset=utf-8"
-    )
+    # The stored bytes as they are, a few chunks per database round trip: memory stays
+    # flat however long the log is.
+    response = StreamingHttpResponse(logstore.read_bytes(log_row), content_type="text/plain; charset=utf-8")
     safe_name = "".join(c if c.isalnum() or c in "-_." else "_" for c in job.external_id)[:100]
     response["Content-Disposition"] = f'attachment; filename="{kind}-{safe_name}.log"'
     return response

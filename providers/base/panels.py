@@ -69,3 +69,11 @@ class PanelSet:
 
     def __len__(self) -> int:
         return len(self._panels)
+
+
+def provider_error_for(request: Any, exc: Exception) -> str:
+    """A provider's failure as the person looking may read it: the provider's own words
+    (which can echo anything) for admins, a classified message for everyone else."""
+    from dashboard.public_errors import error_for  # the dashboard's rule, one place
+
+    return error_for(getattr(request, "user", None), str(exc))

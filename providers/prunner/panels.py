@@ -15,7 +15,7 @@ from typing import Any
 
 from dashboard.ansi import to_html
 from providers.base.errors import ProviderError
-from providers.base.panels import PanelSet
+from providers.base.panels import PanelSet, provider_error_for
 from providers.base.parse import obj, text
 
 from .actions import not_schedulable
@@ -73,7 +73,7 @@ def job_panel(adapter: Any, job: Any, request: Any) -> dict:
     try:
         panel.update(task_streams(adapter, job))
     except ProviderError as exc:
-        panel["streams_error"] = f"prunner could not be asked: {exc}"
+        panel["streams_error"] = f"prunner could not be asked: {provider_error_for(request, exc)}"
     return {"panel": panel}
 
 

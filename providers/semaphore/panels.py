@@ -14,7 +14,7 @@ from django import forms
 from django.http import QueryDict
 
 from providers.base.errors import ProviderError
-from providers.base.panels import PanelSet
+from providers.base.panels import PanelSet, provider_error_for
 from providers.base.parse import items, obj, text, timestamp
 
 from .globs import first_match
@@ -451,7 +451,7 @@ def project_panel(adapter, project, request) -> dict:
             **{f"parameter{n}": data.get(f"dt_parameter{n}") or "" for n in (1, 2, 3)},
         )
     except ProviderError as exc:
-        context["history_error"] = f"Semaphore could not be asked for the history: {exc}"
+        context["history_error"] = f"Semaphore could not be asked for the history: {provider_error_for(request, exc)}"
         return context
     history = [deployment_view(d, logins) for d in page.deployments]
     builds = {

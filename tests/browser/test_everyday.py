@@ -1,6 +1,6 @@
 """What a team notices all day: times in their own zone, the keyboard, the phone menu,
-the favicon, the wallboard changing without a reload, and the overview that stops
-asking once nothing runs."""
+the favicon, the wallboard changing without a reload. (Live pages picking up what a
+sync commits: test_freshness_flow.py.)"""
 
 from __future__ import annotations
 
@@ -111,16 +111,3 @@ def test_the_wallboard_shows_a_state_change_without_a_reload(page: Page, live_se
     assert page.evaluate("() => window.notReloaded === true")
     Connection.objects.update(health=Health.UNREACHABLE)
     expect(main.locator(".tile-warning")).to_contain_text("unreachable", timeout=25000)
-
-
-def test_the_overview_stops_refreshing_once_nothing_runs(page: Page, live_server, builds, viewer):
-    log_in(page, live_server.url, "vera", "pw-vera", path=reverse("home"))
-    expect(page.locator("#running-heading + .table-scroll")).to_contain_text("build 2")
-    polls: list[int] = []
-    page.on("response", lambda r: polls.append(r.status) if r.url.rstrip("/") == live_server.url else None)
-    Build.objects.filter(state="running").update(state="passed", finished_at=timezone.now())
-    expect(page.locator("#overview")).to_contain_text("Nothing is running", timeout=15000)
-    assert polls[-1] == 286
-    seen = len(polls)
-    page.wait_for_timeout(7000)  # longer than the 5 s refresh: no further request
-    assert len(polls) == seen

@@ -30,7 +30,11 @@ def test_an_operator_makes_a_badge_and_a_token_that_works_until_revoked(
     badges.locator("button[type=submit]").click()
     image = badges.locator("img")
     expect(image).to_have_attribute("src", re.compile(r"/badge/semaphore/acme/pipeline/.+\.svg\?branch=main$"))
-    assert image.evaluate("img => img.complete && img.naturalWidth > 40 && img.naturalHeight === 20")
+    # The badge is drawn once the browser has loaded it (waited for, not assumed).
+    page.wait_for_function(
+        "() => { const img = document.querySelector('#badges img');"
+        " return img && img.complete && img.naturalWidth > 40 && img.naturalHeight === 20; }"
+    )
 
     form = page.locator("form.token-form")
     form.locator("input[name=name]").fill("office light")

@@ -72,6 +72,10 @@ def page_list() -> list[tuple[str, str]]:
         ("agents", reverse("agents")),
         ("retention", reverse("retention")),
         ("activity", reverse("activity")),
+        ("insights", reverse("insights")),
+        ("insights-flaky", reverse("insights-flaky")),
+        ("insights-queue", reverse("insights-queue")),
+        ("insights-dora", reverse("insights-dora")),
     ]
     for connection in Connection.objects.order_by("kind"):
         args = [connection.kind, connection.slug]

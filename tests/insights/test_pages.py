@@ -184,9 +184,11 @@ def test_queue_wait_is_shown_beside_the_agents_that_were_busy(viewer_client, app
     h = applied
     s1 = AgentType.objects.create(connection=h.connection, external_id="s1-linux", name="s1-linux")
     for name in ("a1", "a2"):
-        Agent.objects.create(connection=h.connection, external_id=name, name=name, agent_type=s1, state="running_job")
+        Agent.objects.create(
+            connection=h.connection, external_id=name, name=name, agent_type=s1, state="busy", raw_state="running_job"
+        )
     capacity.sample(h.connection.pk, at=at(h.d1, "12:05"))
-    Agent.objects.filter(name="a2").update(state="waiting_for_job")
+    Agent.objects.filter(name="a2").update(state="idle", raw_state="waiting_for_job")
     capacity.sample(h.connection.pk, at=at(h.d1, "12:35"))
     page = viewer_client.get(reverse("insights-queue"), {"connection": "acme", "window": 7}).content.decode()
     sentence = " ".join(page.split("Jobs waited <strong>6 m</strong>")[1].split("</li>")[0].split())
