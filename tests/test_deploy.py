@@ -97,7 +97,8 @@ def test_gunicorn_serves_hashed_compressed_static_files_health_and_metrics(tmp_p
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prometheus"),
         "METRICS_TOKEN": "t0ken",
     }
-    env.setdefault("DATABASE_URL", f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    # A database of its own that nothing has migrated, whatever the machine's databases hold.
+    env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'db.sqlite3'}"
     collected = subprocess.run(
         [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env, capture_output=True
     )
