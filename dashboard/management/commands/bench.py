@@ -89,6 +89,8 @@ class Command(BaseCommand):
                 elif section == "insights" and insights_jobs:
                     client = pages.client_for_bench()
                     rows += [Row(*r) for r in insights_bench.figures(client, insights_jobs)]
+        if pages.FIRST_PAGE_P50 and (live := syncs.live_row(pages.FIRST_PAGE_P50[0])):
+            rows.append(live)
         table = ["| measure | size | figure | method |", "|---|---|---|---|"]
         table += [f"| {r.measure} | {r.size} | {r.figure} | {r.method} |" for r in rows]
         text = (
