@@ -189,3 +189,20 @@ def test_a_connection_unhealthy_for_n_minutes_is_sent_once_per_outage(jp, jp_sim
     assert message["title"] == "⚠ jobsplatform jp unhealthy for 5 min"
     assert "auth failed" in message["message"]
     assert "revoked-token" not in message["message"]
+
+
+def test_the_unhealthy_message_masks_a_credential_the_provider_echoed(jp, receiver):
+    rule = make_rule(receiver.url(), on_break=False, on_recover=False, unhealthy_minutes=5)
+    NotificationRule.objects.update(created_at=timezone.now() - timedelta(hours=1))
+    rule.refresh_from_db()
+    secret = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+    jp.health = "unreachable"
+    jp.last_error = f"The provider failed (502): upstream said Authorization: Bearer {secret}"
+    jp.save()
+    run = SyncRun.objects.create(connection=jp, status="failed")
+    SyncRun.objects.filter(pk=run.pk).update(started_at=timezone.now() - timedelta(minutes=10))  # auto_now_add
+
+    [event] = events.unhealthy(jp, [rule], timezone.now())
+
+    assert "The provider failed (502)" in event.body  # the team still reads what went wrong
+    assert secret not in event.body
