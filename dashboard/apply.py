@@ -5,6 +5,7 @@ cursor stored, all in one transaction."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -45,16 +46,38 @@ class BatchResult:
         self.unchanged += other.unchanged
 
 
+@functools.cache
+def _columns_of(model: type[models.Model]) -> dict[str, tuple[str, int | None]]:
+    """Field name or attname -> (attname, max length): looked up once per model, not per
+    value of every row."""
+    found: dict[str, tuple[str, int | None]] = {}
+    for column in model._meta.concrete_fields:
+        for name in (column.name, column.attname):
+            found[name] = (column.attname, getattr(column, "max_length", None))
+    return found
+
+
 def row_values(model: type[models.Model], values: dict[str, Any]) -> dict[str, Any]:
     """``values`` as the model stores them: strings cut to the column's length. A name
     the model does not have is a programming error and raises."""
+    columns = _columns_of(model)
     out = {}
     for name, value in values.items():
-        column = model._meta.get_field(name)
-        if isinstance(value, str) and getattr(column, "max_length", None):
-            value = value[: column.max_length]
-        out[column.attname] = value
+        found = columns.get(name)
+        if found is None:
+            model._meta.get_field(name)  # raises FieldDoesNotExist, as before
+            raise ValueError(f"{model.__name__}.{name} is not a column")
+        attname, max_length = found
+        if max_length and isinstance(value, str) and len(value) > max_length:
+            value = value[:max_length]
+        out[attname] = value
     return out
+
+
+@functools.cache
+def _record_fields(cls: type) -> tuple[tuple[str, tuple[str, str] | None], ...]:
+    """A record class's fields (but its external id), each with the parent it names."""
+    return tuple((f.name, REFS.get(f.name)) for f in dataclasses.fields(cls) if f.name != "external_id")
 
 
 def as_row(record: Any, skip: Iterable[str] = ()) -> tuple[dict[str, Any], dict[str, tuple[str, str | None]]]:
@@ -62,15 +85,15 @@ def as_row(record: Any, skip: Iterable[str] = ()) -> tuple[dict[str, Any], dict[
     if isinstance(record, RowRecord):
         return dict(record.fields), dict(record.refs)
     values, refs = {}, {}
-    for f in dataclasses.fields(record):
-        if f.name == "external_id" or f.name in skip:
+    for name, ref in _record_fields(type(record)):
+        if name in skip:
             continue
-        value = getattr(record, f.name)
-        if f.name in REFS:
-            fk, model = REFS[f.name]
+        value = getattr(record, name)
+        if ref is not None:
+            fk, model = ref
             refs[fk] = (model, value)
         else:
-            values[f.name] = value
+            values[name] = value
     return values, refs
 
 

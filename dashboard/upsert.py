@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 from itertools import count
@@ -106,11 +106,17 @@ def _columns(model: type[models.Model]) -> list[models.Field]:
     return [f for f in model._meta.concrete_fields if not f.primary_key]
 
 
-def _to_copy(column: models.Field):
+def _to_copy(column: models.Field) -> Callable[[Any], Any]:
     """How a value of this column goes into the copy stream."""
     if isinstance(column, models.JSONField):
-        return lambda v: None if v is None else json.dumps(v, cls=column.encoder, separators=(",", ":"))
-    return lambda v: v.value if isinstance(v, Enum) else v
+        # One encoder per column, not one per value (``json.dumps(cls=...)`` makes one each call).
+        encode = (column.encoder or json.JSONEncoder)(separators=(",", ":")).encode
+        return lambda v: None if v is None else encode(v)
+    return _plain
+
+
+def _plain(v: Any) -> Any:
+    return v.value if isinstance(v, Enum) else v
 
 
 def _merge_copy(
@@ -124,7 +130,24 @@ def _merge_copy(
     fixed: dict[str, Any] = {"connection_id": connection_id, "synced_at": now}
     # A new row gets the model's defaults for what the record does not carry, as Django would.
     defaults = {c.attname: _to_copy(c)(c.get_default()) for c in columns if c.attname not in given}
-    converters = [(c.attname, _to_copy(c)) for c in columns]
+    # Where each column's value comes from, decided once per statement rather than per row:
+    # the record's fields (converted), or a value that is the same for every row.
+    template: list[Any] = [None] * len(columns)
+    key_at = fp_at = -1
+    for i, c in enumerate(columns):
+        if c.attname == "external_id":
+            key_at = i
+        elif c.attname == "fingerprint":
+            fp_at = i
+        elif c.attname in fixed:
+            template[i] = fixed[c.attname]
+        elif c.attname not in given:
+            template[i] = defaults[c.attname]
+    from_fields = [
+        (i, c.attname, _to_copy(c))
+        for i, c in enumerate(columns)
+        if c.attname in given and i not in (key_at, fp_at) and c.attname not in fixed
+    ]
     temp = f"upsert_{table}_{next(_temp_names)}"
     quote = db.ops.quote_name
     # Every column but the key; the fingerprint and the sync time always change with a row.
@@ -135,18 +158,13 @@ def _merge_copy(
         raw = cursor.cursor
         with raw.copy(f"COPY {quote(temp)} ({column_list}) FROM STDIN") as copy:
             for ext_id, (fp, fields) in items:
-                row = []
-                for attname, convert in converters:
-                    if attname == "external_id":
-                        row.append(ext_id)
-                    elif attname == "fingerprint":
-                        row.append(fp)
-                    elif attname in fixed:
-                        row.append(fixed[attname])
-                    elif attname in given:
-                        row.append(convert(fields[attname]))
-                    else:
-                        row.append(defaults[attname])
+                row = template.copy()
+                if key_at >= 0:
+                    row[key_at] = ext_id
+                if fp_at >= 0:
+                    row[fp_at] = fp
+                for i, attname, convert in from_fields:
+                    row[i] = convert(fields[attname])
                 copy.write_row(row)
         assignments = ", ".join(f"{quote(n)} = EXCLUDED.{quote(n)}" for n in updated)
         cursor.execute(
