@@ -125,6 +125,14 @@ def check_address(address: str | IPAddress, policy: Policy | None = None) -> Non
         raise OutboundRefused(f"{ip} is not a public address")
 
 
+@functools.lru_cache(maxsize=1024)
+def _address_allowed(address: str, policy: Policy) -> bool:
+    """``check_address`` for a resolved address, remembered when allowed (a connection
+    opened per request would otherwise parse and classify the same address each time)."""
+    check_address(address, policy)
+    return True
+
+
 def check_url(url: str | httpx.URL, policy: Policy | None = None) -> None:
     """Scheme, credentials and (for an address written in the URL) the address."""
     parts = urlsplit(str(url))
@@ -152,7 +160,7 @@ def resolve(host: str, port: int, policy: Policy | None = None) -> list[str]:
     addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
     for address in addresses:
         try:
-            check_address(address, policy)
+            _address_allowed(address, policy)
         except OutboundRefused as exc:
             raise OutboundRefused(f"{host} resolves to {exc.reason}") from None
     return addresses
@@ -220,21 +228,37 @@ class PolicyTransport(httpx.HTTPTransport):
         # httpx builds the connection pool; ours differs only in how sockets are opened.
         self._pool._network_backend = PolicyBackend()
         self.origin = None
+        self._allowed: set[tuple] = set()
         # A URL that does not parse locks nothing: check_url refuses it when it is used.
         with contextlib.suppress(httpx.InvalidURL, TypeError, ValueError):
             self.origin = origin(origin_of) if origin_of else None
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        if self.origin is not None and origin(request.url) != self.origin:
-            scheme, host, port = origin(request.url)
+        url = request.url
+        # The request's URL is parsed already: its origin is read from it, not parsed again.
+        here = (url.scheme, url.host.lower(), url.port or (443 if url.scheme == "https" else 80))
+        if self.origin is not None and here != self.origin:
+            scheme, host, port = here
             raise OutboundRefused(f"{scheme}://{host}:{port} is not this connection's address")
         try:
-            check_url(request.url)
+            self._check(url)
             return super().handle_request(request)
         except OutboundRefused as exc:
             if self.origin is None:
                 raise
             raise PolicyUnreachable(exc.reason) from None
+
+    def _check(self, url: httpx.URL) -> None:
+        """``check_url``, once per scheme, user info and host under the current policy: a
+        sync sends thousands of requests to one origin, and the answer depends on nothing
+        else. Refusals are not remembered (each one raises again)."""
+        key = (url.scheme, url.userinfo, url.host, Policy.current())
+        if key in self._allowed:
+            return
+        check_url(url, key[3])
+        if len(self._allowed) >= 64:
+            self._allowed.clear()
+        self._allowed.add(key)
 
 
 def transport(base_url: str | None = None) -> PolicyTransport:
