@@ -13,9 +13,11 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from dashboard import evidence
+from dashboard.lookups import AnyOf
 from dashboard.models import Build, Connection, Job
 from dashboard.models.registry import ROW_MODELS, model_named
 from dashboard.signals import batch_applied, send_safely
@@ -220,8 +222,9 @@ def schedule_rechecks(connection_id: int, records: list[BuildRecord], pks: dict[
         if (r.jobs is None and pks[r.external_id] not in with_jobs)
         or (r.state in FINISHED and any(j.state == State.UNKNOWN for j in r.jobs or ()))
     ]
-    complete = [pks[r.external_id] for r in records if pks[r.external_id] not in set(incomplete)]
-    Build.objects.filter(pk__in=complete, recheck_at__isnull=False).update(recheck_at=None, recheck_attempts=0)
+    held_back = set(incomplete)
+    complete = [pks[r.external_id] for r in records if pks[r.external_id] not in held_back]
+    Build.objects.filter(AnyOf(F("pk"), complete), recheck_at__isnull=False).update(recheck_at=None, recheck_attempts=0)
     now = timezone.now()
     for build in Build.objects.filter(pk__in=incomplete).only("pk", "recheck_attempts"):
         attempts = build.recheck_attempts + 1

@@ -12,6 +12,7 @@ from django.utils import timezone
 from dashboard.models import Job, Log, LogChunk
 from dashboard.models.builds import CHUNKS_PER_FETCH, inflate
 from providers.base.adapter import Adapter
+from providers.base.records import LogPiece
 from providers.registry import adapter_class
 
 # Appends smaller than this join the last chunk instead of making a new one.
@@ -60,6 +61,12 @@ def refresh_log(job: Job, adapter: Adapter | None = None, *, interactive: bool =
     finally:
         if own_adapter:
             adapter.close()
+    return store_piece(job, log, cursor, piece)
+
+
+def store_piece(job: Job, log: Log, cursor: dict, piece: LogPiece) -> Log:
+    """Store ``piece``, read from ``cursor``, unless another request stored a piece of
+    this log meanwhile (then ours is dropped)."""
     with transaction.atomic():
         log = Log.objects.select_for_update().get(pk=log.pk)
         if log.cursor != cursor or log.complete:

@@ -29,8 +29,9 @@ from django.utils import timezone
 from dashboard.apply import BatchResult, apply_batch, backoff
 from dashboard.evidence import Evidence
 from dashboard.key_rotation import refuse_unreadable_token
-from dashboard.logstore import refresh_log
-from dashboard.models import Build, Connection, Health, Job, SyncRun
+from dashboard.logstore import log_for, store_piece
+from dashboard.lookups import AnyOf
+from dashboard.models import Build, Connection, Health, Job, Log, SyncRun
 from dashboard.models.registry import model_named
 from dashboard.signals import send_safely, sync_finished, sync_started
 from dashboard.states import FINISHED, State
@@ -42,7 +43,7 @@ from providers.base.errors import (
     RateLimited,
     Unavailable,
 )
-from providers.base.records import HeldBuild, SyncContext
+from providers.base.records import HeldBuild, LogPiece, SyncContext
 from providers.registry import adapter_class
 
 log = logging.getLogger(__name__)
@@ -350,22 +351,44 @@ def next_wait(interval: float, failures: int, asked: float | None) -> float:
 
 def prefetch_logs(adapter, job_ids: list[int]) -> list[str]:
     """Store the logs of jobs seen finishing in this sync (recent ones only, so a first
-    sync of a long history does not fetch thousands of logs; older ones load on view)."""
+    sync of a long history does not fetch thousands of logs; older ones load on view).
+
+    The logs are read from the provider together (``concurrently``, within the sync's
+    bounds) and stored one by one in the jobs' order, as reading them one after another
+    would: up to the first error that ends the sync, each failure of one log a problem."""
     problems = []
     recent = timezone.now() - LOG_PREFETCH_WINDOW
-    jobs = (
-        Job.objects.filter(pk__in=job_ids)
+    jobs = list(
+        Job.objects.filter(AnyOf(F("pk"), job_ids))
         .filter(Q(finished_at__gte=recent) | Q(finished_at__isnull=True))
         .exclude(log__complete=True)
         .select_related("build", "connection")[:LOG_PREFETCH_LIMIT]
     )
-    for job in jobs:
+    if not jobs:
+        return problems
+    # Where each log resumes; a job without a stored log starts from nothing.
+    cursors = {
+        job_id: dict(cursor or {})
+        for job_id, cursor in Log.objects.filter(job__in=jobs).values_list("job_id", "cursor")
+    }
+
+    def fetch(job: Job) -> LogPiece | Exception:
         try:
-            refresh_log(job, adapter)
-        except (AuthError, Unavailable, RateLimited, BoundReached):
-            raise
-        except ProviderError as exc:
-            problems.append(f"log of job {job.external_id}: {exc}")
+            return adapter.fetch_log(job, cursors.get(job.pk, {}))
+        except Exception as exc:  # taken up in the jobs' order below
+            return exc
+
+    for job, piece in zip(jobs, adapter.client.concurrently(fetch, jobs), strict=True):
+        log = log_for(job)
+        if isinstance(piece, (AuthError, Unavailable, RateLimited, BoundReached)):
+            raise piece
+        if isinstance(piece, ProviderError):
+            problems.append(f"log of job {job.external_id}: {piece}")
+            continue
+        if isinstance(piece, Exception):
+            raise piece
+        if not log.complete:
+            store_piece(job, log, cursors.get(job.pk, {}), piece)
     return problems
 
 

@@ -21,7 +21,10 @@ from typing import Any
 
 from django.db import connection as db
 from django.db import models
+from django.db.models import F
 from django.utils import timezone
+
+from dashboard.lookups import AnyOf
 
 CHUNK = 500
 # Rows per COPY and merge statement: one batch, in practice.
@@ -55,7 +58,9 @@ def existing_ids(model: type[models.Model], connection_id: int, external_ids: It
     found: dict[str, int] = {}
     for part in chunked(keys, COPY_CHUNK):
         found.update(
-            model.objects.filter(connection_id=connection_id, external_id__in=part).values_list("external_id", "id")
+            model.objects.filter(AnyOf(F("external_id"), part), connection_id=connection_id).values_list(
+                "external_id", "id"
+            )
         )
     return found
 
@@ -74,7 +79,7 @@ def upsert(
     stored: dict[str, tuple[int, str]] = {}
     for part in chunked(list(rows), COPY_CHUNK):
         for ext_id, pk, fp, *kept in model.objects.filter(
-            connection_id=connection_id, external_id__in=part
+            AnyOf(F("external_id"), part), connection_id=connection_id
         ).values_list("external_id", "id", "fingerprint", *remember):
             stored[ext_id] = (pk, fp)
             result.previous[ext_id] = dict(zip(remember, kept, strict=True))
