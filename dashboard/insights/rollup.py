@@ -111,7 +111,9 @@ def refresh_groups(connection_id: int, groups: Iterable[Group]) -> None:
     for day, (pipelines, branches) in sorted(by_day.items()):
         recompute_groups(connection_id, day, pipelines, branches)
         recompute_all_branches(connection_id, day, pipelines)
-        spans.refresh(connection_id, day, pipelines)
+    # Spans cover many days: each is recomputed once, after every day's rows below it.
+    spans.refresh_days(connection_id, {day: pipelines for day, (pipelines, _) in by_day.items()})
+    for day in sorted(by_day):
         recompute_overall(connection_id, day)
 
 

@@ -33,37 +33,52 @@ def cover(start: date, end: date) -> list[tuple[int, date]]:
 def refresh(connection_id: int, day: date, pipelines: set[int]) -> None:
     """Recompute the spans of these pipelines that contain ``day`` after its job rows
     changed: one span per level, each the sum of its two halves."""
+    refresh_days(connection_id, {day: pipelines})
+
+
+def refresh_days(connection_id: int, days: dict[date, set[int]]) -> None:
+    """``refresh`` for several days at once: level by level, each span that contains
+    any of the days recomputed once (for the pipelines of all of them), after the spans
+    below it, instead of once per day (the spans of a first sync's days mostly overlap)."""
+    for span in LEVELS:
+        starts: dict[int, set[int]] = {}
+        for day, pipelines in days.items():
+            n = day.toordinal()
+            starts.setdefault(n - n % span, set()).update(pipelines)
+        for begin, pipelines in sorted(starts.items()):
+            recompute(connection_id, span, begin, pipelines)
+
+
+def recompute(connection_id: int, span: int, begin: int, pipelines: set[int]) -> None:
+    """One span of these pipelines, starting on day ordinal ``begin``, from its halves."""
     from .rollup import add_values
 
-    n = day.toordinal()
-    for span in LEVELS:
-        begin = n - n % span
-        half = span // 2
-        if half == 1:
-            children = JobDay.objects.filter(
-                connection_id=connection_id,
-                pipeline_key__in=pipelines,
-                branch=ALL_BRANCHES,
-                day__gte=date.fromordinal(begin),
-                day__lte=date.fromordinal(begin + 1),
-            )
-        else:
-            children = JobSpan.objects.filter(
-                connection_id=connection_id,
-                pipeline_key__in=pipelines,
-                span=half,
-                start__in=[date.fromordinal(begin), date.fromordinal(begin + half)],
-            )
-        start = date.fromordinal(begin)
-        totals: dict[tuple, dict] = {}
-        for row in children.values("pipeline_key", "project_key", "job_name", *FIELDS):
-            key = (connection_id, row["pipeline_key"], span, start, row["project_key"], row["job_name"])
-            add_values(totals.setdefault(key, {}), {f: row[f] for f in FIELDS})
-        replace_rows(
-            JobSpan.objects.filter(connection_id=connection_id, pipeline_key__in=pipelines, span=span, start=start),
-            KEY,
-            totals,
+    half = span // 2
+    if half == 1:
+        children = JobDay.objects.filter(
+            connection_id=connection_id,
+            pipeline_key__in=pipelines,
+            branch=ALL_BRANCHES,
+            day__gte=date.fromordinal(begin),
+            day__lte=date.fromordinal(begin + 1),
         )
+    else:
+        children = JobSpan.objects.filter(
+            connection_id=connection_id,
+            pipeline_key__in=pipelines,
+            span=half,
+            start__in=[date.fromordinal(begin), date.fromordinal(begin + half)],
+        )
+    start = date.fromordinal(begin)
+    totals: dict[tuple, dict] = {}
+    for row in children.values("pipeline_key", "project_key", "job_name", *FIELDS):
+        key = (connection_id, row["pipeline_key"], span, start, row["project_key"], row["job_name"])
+        add_values(totals.setdefault(key, {}), {f: row[f] for f in FIELDS})
+    replace_rows(
+        JobSpan.objects.filter(connection_id=connection_id, pipeline_key__in=pipelines, span=span, start=start),
+        KEY,
+        totals,
+    )
 
 
 def rebuild(connection_id: int) -> None:
