@@ -213,14 +213,27 @@ class BaseClient:
         """Send one logical request, retrying what is safe to retry."""
         method = method.upper()
         safe = method in IDEMPOTENT if idempotent is None else idempotent
+        self._failing = None
+        try:
+            return self._send(method, path, kwargs)
+        except Exception as exc:
+            failed = [exc]
+        # Most requests succeed at once: the retry machinery is set up only after a
+        # failure, and replays that failure as its first attempt, so what is retried,
+        # when and how often is as if it had run from the start.
+
+        def attempt() -> httpx.Response:
+            if failed:
+                raise failed.pop()
+            return self._send(method, path, kwargs)
+
         retrying = Retrying(
             stop=stop_after_attempt(self.max_attempts),
             wait=self._wait,
             retry=retry_if_exception(lambda exc: self._retryable(exc, safe)),
             reraise=True,
         )
-        self._failing = None
-        return retrying(self._send, method, path, kwargs)
+        return retrying(attempt)
 
     def remaining(self) -> float | None:
         """Seconds left before the deadline, or None without one."""
@@ -233,9 +246,7 @@ class BaseClient:
             self.before_request()
         with self._counting:
             if self.budget is not None and self.requests >= self.budget:
-                raise BudgetExhausted(
-                    f"Stopped after {self.requests} requests to the provider, the limit for one go."
-                )
+                raise BudgetExhausted(f"Stopped after {self.requests} requests to the provider, the limit for one go.")
             self.requests += 1
         remaining = self.remaining()
         if remaining is not None and remaining <= 0.05:
