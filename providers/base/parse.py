@@ -30,10 +30,11 @@ def timestamp(value: Any) -> datetime | None:
         return _from_epoch(float(value))
     if isinstance(value, str):
         text = value.strip()
-        try:
-            return _from_epoch(float(text))
-        except ValueError:
-            pass
+        if ":" not in text:  # a number never has a colon: a time of day is not tried as one
+            try:
+                return _from_epoch(float(text))
+            except ValueError:
+                pass
         try:
             parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
