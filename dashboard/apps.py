@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.backends.signals import connection_created
 from django.db.models.signals import post_migrate
 
 
@@ -20,6 +21,9 @@ class DashboardConfig(AppConfig):
 
     def ready(self) -> None:
         post_migrate.connect(ensure_role_groups, sender=self)
+        from dashboard.dbtime import use_fast_timestamps
+
+        connection_created.connect(use_fast_timestamps, dispatch_uid="dashboard-fast-timestamps")
         from dashboard.notify.events import connect as connect_notifications
 
         connect_notifications()
