@@ -282,7 +282,8 @@ def follow_redirect(client: Any, location: str, allowed_origins: Iterable[str] =
         if not same and not _origin_allowed(url, allowed_origins):
             scheme, host, port = origin(url)
             raise OutboundRefused(f"a redirect to {scheme}://{host}:{port}, which is not the connection's address")
-        client.requests += 1
+        with client._counting:  # counted as the client counts, from any thread
+            client.requests += 1
         try:
             if same:
                 response = client.http.get(url, headers=client.auth_headers())
