@@ -58,9 +58,9 @@ def existing_ids(model: type[models.Model], connection_id: int, external_ids: It
     found: dict[str, int] = {}
     for part in chunked(keys, COPY_CHUNK):
         found.update(
-            model.objects.filter(AnyOf(F("external_id"), part), connection_id=connection_id).values_list(
-                "external_id", "id"
-            )
+            model.objects.filter(AnyOf(F("external_id"), part), connection_id=connection_id)
+            .order_by()  # into a dict: the model's ordering would only add a sort
+            .values_list("external_id", "id")
         )
     return found
 
@@ -78,9 +78,11 @@ def upsert(
         return result
     stored: dict[str, tuple[int, str]] = {}
     for part in chunked(list(rows), COPY_CHUNK):
-        for ext_id, pk, fp, *kept in model.objects.filter(
-            AnyOf(F("external_id"), part), connection_id=connection_id
-        ).values_list("external_id", "id", "fingerprint", *remember):
+        for ext_id, pk, fp, *kept in (
+            model.objects.filter(AnyOf(F("external_id"), part), connection_id=connection_id)
+            .order_by()
+            .values_list("external_id", "id", "fingerprint", *remember)
+        ):
             stored[ext_id] = (pk, fp)
             result.previous[ext_id] = dict(zip(remember, kept, strict=True))
     # Rows of one shape are written together (a record type always has one shape).
