@@ -165,7 +165,7 @@ def context_for(connection: Connection) -> SyncContext:
         cursor=dict(connection.sync_cursor or {}),
         repoll=builds_to_read(connection),
         finished_ids=lambda ids: finished_ids(connection, ids),
-        control=control_build(connection),
+        find_control=lambda: control_build(connection),
         stored=stored_rows(connection),
     )
 
@@ -306,18 +306,24 @@ def _finish(connection: Connection, run: SyncRun, adapter, outcome: Outcome, sta
     wait = timedelta(seconds=next_wait(interval, failures, outcome.wait))
     # On schedule from when it fell due, so the period does not drift by each sync's length.
     base = connection.due_at if connection.due_at and not (failures or outcome.wait) else now
+    written = {
+        "health": health,
+        "last_error": error,
+        "last_synced_at": now,
+        "failures": failures,
+        "next_sync_at": max(base + wait, now + timedelta(seconds=1)),
+        "due_at": None,
+        "last_sync_lag": (run.started_at - connection.due_at).total_seconds() if connection.due_at else None,
+    }
     Connection.objects.filter(pk=connection.pk).update(
-        health=health,
-        last_error=error,
-        last_synced_at=now,
-        failures=failures,
-        next_sync_at=max(base + wait, now + timedelta(seconds=1)),
-        due_at=None,
-        last_sync_lag=(run.started_at - connection.due_at).total_seconds() if connection.due_at else None,
-        sync_count=F("sync_count") + 1,
-        sync_requests=F("sync_requests") + run.requests,
+        **written, sync_count=F("sync_count") + 1, sync_requests=F("sync_requests") + run.requests
     )
-    connection.refresh_from_db()
+    # The receivers below see what was written (this worker holds the lease: nobody else
+    # counts syncs meanwhile), without reading the row back.
+    for name, value in written.items():
+        setattr(connection, name, value)
+    connection.sync_count += 1
+    connection.sync_requests += run.requests
     send_safely(sync_finished, connection=connection, run=run)
     return run
 
