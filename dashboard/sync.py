@@ -357,6 +357,8 @@ def next_wait(interval: float, failures: int, asked: float | None) -> float:
 def prefetch_logs(adapter, job_ids: list[int]) -> list[str]:
     """Store the logs of jobs seen finishing in this sync (recent ones only, so a first
     sync of a long history does not fetch thousands of logs; older ones load on view)."""
+    if not job_ids:
+        return []
     problems = []
     recent = timezone.now() - LOG_PREFETCH_WINDOW
     jobs = (
