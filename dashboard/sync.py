@@ -32,6 +32,7 @@ from dashboard.key_rotation import refuse_unreadable_token
 from dashboard.logstore import refresh_log
 from dashboard.models import Build, Connection, Health, Job, SyncRun
 from dashboard.models.registry import model_named
+from dashboard.ops.metrics import totals_after
 from dashboard.signals import send_safely, sync_finished, sync_started
 from dashboard.states import FINISHED, State
 from dashboard.upsert import chunked
@@ -315,15 +316,11 @@ def _finish(connection: Connection, run: SyncRun, adapter, outcome: Outcome, sta
         "due_at": None,
         "last_sync_lag": (run.started_at - connection.due_at).total_seconds() if connection.due_at else None,
     }
-    Connection.objects.filter(pk=connection.pk).update(
-        **written, sync_count=F("sync_count") + 1, sync_requests=F("sync_requests") + run.requests
-    )
-    # The receivers below see what was written (this worker holds the lease: nobody else
-    # counts syncs meanwhile), without reading the row back.
+    written |= totals_after(connection, run)  # one row per sync, totals included
+    Connection.objects.filter(pk=connection.pk).update(**written)
+    # The receivers below see what was written, without reading the row back.
     for name, value in written.items():
         setattr(connection, name, value)
-    connection.sync_count += 1
-    connection.sync_requests += run.requests
     send_safely(sync_finished, connection=connection, run=run)
     return run
 
