@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from django.utils import timezone
 from dashboard.models import Build, Connection, Job, Pipeline, Project
 from dashboard.sync import sync_connection
 
-from .common import Row, SimulatorProcess, child_env, percentile
+from .common import Row, SimulatorProcess, percentile, start_celery, start_worker, stop_process
 
 TOKEN = "bench-fanout"
 SIMULATORS = 4
@@ -50,19 +49,19 @@ def figures(connections: int = 1000, interval: int = 60, warmup: float = 20, win
     try:
         make_connections(connections, interval, [s.url for s in sims])
         app.control.purge()
-        beat = start(["beat", "--schedule", str(scratch / "beat-schedule")], scratch / "beat.log")
-        workers.append(start_worker(1, scratch))
+        beat = start_celery(["beat", "--schedule", str(scratch / "beat-schedule")], scratch / "beat.log")
+        workers.append(start_worker(1, scratch, THREADS))
         watch(warmup)
         one = measure(window)
         one_burst = burst(connections, interval, workers)
-        workers.append(start_worker(2, scratch))
+        workers.append(start_worker(2, scratch, THREADS))
         watch(10)  # the second worker settles in
         two = measure(window)
         two_burst = burst(connections, interval, workers)
     finally:
         for process in [*workers, beat]:
             if process is not None:
-                stop(process)
+                stop_process(process)
         for sim in sims:
             sim.stop()
         app.control.purge()
@@ -216,29 +215,6 @@ def copy_rows(model: type[models.Model], seed: Connection, url: str) -> None:
             "JOIN dashboard_connection c ON c.base_url = %s AND c.id <> %s WHERE r.connection_id = %s",
             [url, seed.pk, seed.pk],
         )
-
-
-def start(arguments: list[str], log: Path) -> subprocess.Popen:
-    command = [sys.executable, "-m", "celery", "-A", "dashboard", *arguments, "--loglevel", "WARNING"]
-    with open(log, "ab") as out:
-        return subprocess.Popen(command, cwd=settings.BASE_DIR, env=child_env(), stdout=out, stderr=out)
-
-
-def start_worker(n: int, scratch: Path) -> subprocess.Popen:
-    return start(
-        ["worker", "--pool", "threads", "--concurrency", str(THREADS), "-n", f"bench{n}@%h", "--without-gossip"],
-        scratch / f"worker{n}.log",
-    )
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def snapshot() -> dict[int, tuple[int, float | None]]:
