@@ -1,0 +1,240 @@
+"""How long after a change at the provider an open builds list shows it: a new build on
+screen, and a finished build's final state, with a connection syncing every 5 s.
+
+Every part is real and in a process of its own: a prunner simulator whose builds arrive
+every few seconds and run for tens of seconds, Celery beat and one worker (thread pool)
+on Redis and PostgreSQL, and gunicorn serving the dashboard. A logged-in client polls
+the builds list's first page the way its htmx does (``hx-get`` with the ``seen`` marker
+every second, ``HX-Request``), and notes when each build first appears in an answer and
+when it first appears finished. The simulator says when each build arrived and finished
+(``EVENTS_PATH``, outside the provider's API); both clocks are this machine's."""
+
+from __future__ import annotations
+
+import html
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from django.conf import settings
+from django.contrib.auth.models import Group, User
+from django.db import connection as db
+from django.utils import timezone
+
+from dashboard import freshness
+from dashboard.models import Connection
+from dashboard.roles import VIEWER_GROUP
+from dashboard.states import FINISHED
+from dashboard.sync import sync_connection
+from providers.base.sim import EVENTS_PATH
+
+from .common import Row, SimulatorProcess, child_env, percentile, start_celery, start_worker, stop_process
+
+TOKEN = "bench-freshness"
+INTERVAL = 5  # the connection's sync interval (seconds)
+TARGET = INTERVAL + 2  # what "fresh" promises: on screen within the interval and 2 s
+# Six pipelines (prunner refuses the rollback one's jobs), a new job every 3 s in turn;
+# jobs run 10-60 s. Enough history that retention never removes a job under measure.
+SCALE = "projects=6,builds=10,jobs=3,arrival_every=3"
+THREADS = 4
+USERNAME, PASSWORD = "bench-viewer", "bench-freshness-password"
+ROW = re.compile(r'<tr class="build-row state-row-([a-z_]+)" data-external-id="([^"]+)"')
+POLL_URL = re.compile(r'<div id="builds"[^>]*\shx-get="([^"]+)"')
+
+
+@dataclass
+class Event:
+    id: str
+    arrived: float
+    finished: float | None
+
+
+@dataclass
+class Seen:
+    """One 200 answer to a poll: when it arrived, and each build it shows with its state."""
+
+    at: float
+    states: dict[str, str]
+
+
+@dataclass
+class Delays:
+    arrived: list[float] = field(default_factory=list)
+    finished: list[float] = field(default_factory=list)
+    # Changes in the window that no answer showed before polling stopped.
+    arrivals_missed: int = 0
+    finishes_missed: int = 0
+
+
+def match(events: Iterable[Event], seen: list[Seen], start: float, end: float) -> Delays:
+    """For each build that arrived in [start, end): arrival -> the first answer showing it;
+    for each build that finished in [start, end): finish -> the first answer showing it
+    finished. ``seen`` is in time order; a 204 shows what the answer before it showed, so
+    only 200 answers need be listed."""
+    out = Delays()
+    for event in events:
+        if start <= event.arrived < end:
+            shown = next((s.at for s in seen if event.id in s.states), None)
+            if shown is None:
+                out.arrivals_missed += 1
+            else:
+                out.arrived.append(shown - event.arrived)
+        if event.finished is not None and start <= event.finished < end:
+            shown = next((s.at for s in seen if s.states.get(event.id) in FINISHED), None)
+            if shown is None:
+                out.finishes_missed += 1
+            else:
+                out.finished.append(shown - event.finished)
+    return out
+
+
+def parse_rows(page: str) -> dict[str, str]:
+    return {external_id: state for state, external_id in ROW.findall(page)}
+
+
+def poll_url(page: str) -> str:
+    found = POLL_URL.search(page)
+    if found is None:
+        raise RuntimeError("the builds list carries no polling URL")
+    return html.unescape(found.group(1))
+
+
+def figures(quick: bool) -> list[Row]:
+    if db.vendor != "postgresql" or not settings.CELERY_BROKER_URL.startswith("redis"):
+        return [Row("freshness", "", "skipped", "needs PostgreSQL (DATABASE_URL) and Redis (CELERY_BROKER_URL)")]
+    from dashboard.celery import app
+
+    warmup, window, grace = (8.0, 20.0, 12.0) if quick else (10.0, 75.0, 15.0)
+    scratch = Path(tempfile.mkdtemp(prefix="bench-freshness-"))
+    processes: list[subprocess.Popen] = []
+    with SimulatorProcess("prunner", TOKEN, seed=5, scale=SCALE) as sim:
+        connection = Connection.objects.create(
+            kind="prunner",
+            name="freshness",
+            slug="bench-freshness",
+            base_url=sim.url,
+            token=TOKEN,
+            sync_interval=INTERVAL,
+        )
+        sync_connection(connection.pk)  # the history is in before the page opens
+        Connection.objects.filter(pk=connection.pk).update(next_sync_at=timezone.now())
+        user = User.objects.create_user(USERNAME, password=PASSWORD)
+        user.groups.add(Group.objects.get(name=VIEWER_GROUP))
+        try:
+            app.control.purge()
+            port = free_port()
+            processes.append(start_web(port, scratch / "web.log"))
+            processes.append(start_celery(["beat", "--schedule", str(scratch / "beat-schedule")], scratch / "beat.log"))
+            processes.append(start_worker(1, scratch, THREADS))
+            base = f"http://127.0.0.1:{port}"
+            with httpx.Client(base_url=base, timeout=10) as client:
+                wait_for(client)
+                log_in(client)
+                begun = time.time()
+                seen = poll(client, warmup + window + grace)
+            events = [Event(**e) for e in httpx.get(sim.url + EVENTS_PATH, timeout=10).json()]
+        finally:
+            for process in reversed(processes):
+                stop_process(process)
+            app.control.purge()
+    start = begun + warmup
+    found = match(events, seen, start, start + window)
+    size = f"1 prunner connection synced every {INTERVAL} s, a build arriving every 3 s"
+    method = (
+        f"simulator, beat (dispatch every {settings.SYNC_DISPATCH_EVERY:g} s), 1 worker (--pool threads) on "
+        f"Redis and PostgreSQL, gunicorn, each its own process; a logged-in client polls the builds list every "
+        f"{freshness.POLL_SECONDS} s with the seen marker and HX-Request as the page does; provider event time "
+        f"(simulator) -> first answer showing it, every change in a {window:.0f} s window after {warmup:.0f} s "
+        f"warm-up; target p95 <= {TARGET} s"
+    )
+    return [
+        row("freshness: new build on screen", size, found.arrived, found.arrivals_missed, method),
+        row("freshness: finished build on screen", size, found.finished, found.finishes_missed, method),
+    ]
+
+
+def row(measure: str, size: str, delays: list[float], missed: int, method: str) -> Row:
+    if not delays:
+        return Row(measure, size, "no changes seen", method)
+    figure = (
+        f"p50 {percentile(delays, 0.5):.1f} s, p95 {percentile(delays, 0.95):.1f} s, "
+        f"max {max(delays):.1f} s ({len(delays)} builds" + (f"; {missed} not shown in time" if missed else "") + ")"
+    )
+    return Row(measure, size, figure, method)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_web(port: int, log: Path) -> subprocess.Popen:
+    """gunicorn serving the dashboard, as deployed, on loopback."""
+    command = [
+        sys.executable, "-m", "gunicorn", "dashboard.wsgi",
+        "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "4",
+    ]  # fmt: skip
+    with open(log, "ab") as out:
+        return subprocess.Popen(command, cwd=settings.BASE_DIR, env=child_env(), stdout=out, stderr=out)
+
+
+def wait_for(client: httpx.Client, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if client.get("/accounts/login/").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError("the web server did not start")
+        time.sleep(0.2)
+
+
+def log_in(client: httpx.Client) -> None:
+    """Through the login form, with its CSRF token, as a browser would."""
+    form = client.get("/accounts/login/").text
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form).group(1)
+    answer = client.post(
+        "/accounts/login/",
+        data={"username": USERNAME, "password": PASSWORD, "csrfmiddlewaretoken": token},
+        headers={"Referer": f"{client.base_url}accounts/login/"},
+    )
+    if answer.status_code != 302:
+        raise RuntimeError(f"logging in failed: {answer.status_code}")
+
+
+def poll(client: httpx.Client, seconds: float) -> list[Seen]:
+    """Open the builds list, then poll it as its htmx does for ``seconds``: a request
+    every second with the marker of the last answer drawn, 204s leaving it as it is."""
+    page = client.get("/builds/")
+    page.raise_for_status()
+    seen = [Seen(time.time(), parse_rows(page.text))]
+    url = poll_url(page.text)
+    headers = {
+        "HX-Request": "true",
+        "HX-Current-URL": f"{client.base_url}builds/",
+        "HX-Target": "builds",
+        "HX-Trigger": "builds",
+    }
+    tick = time.monotonic()
+    end = tick + seconds
+    while True:
+        tick += freshness.POLL_SECONDS
+        if tick > end:
+            return seen
+        time.sleep(max(tick - time.monotonic(), 0))
+        answer = client.get(url, headers=headers)
+        if answer.status_code == freshness.NO_CHANGE:
+            continue
+        answer.raise_for_status()
+        seen.append(Seen(time.time(), parse_rows(answer.text)))
+        url = poll_url(answer.text)
