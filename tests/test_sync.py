@@ -185,3 +185,24 @@ def test_dispatch_takes_due_connections_once_and_remembers_when_they_fell_due(db
     due.refresh_from_db()
     assert abs((due.due_at - now).total_seconds()) < 1
     assert 50 < (due.next_sync_at - timezone.now()).total_seconds() <= 60
+
+
+def test_a_kept_sync_run_says_when_it_started_and_the_lag_is_to_its_start(semaphore, semaphore_sim):
+    # A run is saved when the sync ends; its start and the connection's lag (due ->
+    # started) must still be the moment it began, not the save.
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    semaphore_sim.faults = Faults(latency=0.1)  # a sync of several requests takes a while
+    Connection.objects.filter(pk=semaphore.pk).update(due_at=timezone.now() - timedelta(seconds=2))
+    before = timezone.now()
+
+    run = sync_connection(semaphore.pk)
+
+    run.refresh_from_db()
+    assert run.pk is not None and run.duration > 0.5
+    assert before <= run.started_at < before + timedelta(seconds=0.3)
+    assert run.finished_at - run.started_at >= timedelta(seconds=run.duration - 0.1)
+    semaphore.refresh_from_db()
+    assert 2 <= semaphore.last_sync_lag < 2.3
