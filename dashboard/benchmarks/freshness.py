@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,7 +29,7 @@ from django.db import connection as db
 from django.utils import timezone
 
 from dashboard import freshness
-from dashboard.models import Connection
+from dashboard.models import Connection, SyncRun
 from dashboard.roles import VIEWER_GROUP
 from dashboard.states import FINISHED
 from dashboard.sync import sync_connection
@@ -66,11 +66,20 @@ class Seen:
 
 @dataclass
 class Delays:
-    arrived: list[float] = field(default_factory=list)
-    finished: list[float] = field(default_factory=list)
+    # (when it happened at the provider, when an answer first showed it), per change.
+    arrivals: list[tuple[float, float]] = field(default_factory=list)
+    finishes: list[tuple[float, float]] = field(default_factory=list)
     # Changes in the window that no answer showed before polling stopped.
     arrivals_missed: int = 0
     finishes_missed: int = 0
+
+    @property
+    def arrived(self) -> list[float]:
+        return [shown - happened for happened, shown in self.arrivals]
+
+    @property
+    def finished(self) -> list[float]:
+        return [shown - happened for happened, shown in self.finishes]
 
 
 def match(events: Iterable[Event], seen: list[Seen], start: float, end: float) -> Delays:
@@ -85,14 +94,27 @@ def match(events: Iterable[Event], seen: list[Seen], start: float, end: float) -
             if shown is None:
                 out.arrivals_missed += 1
             else:
-                out.arrived.append(shown - event.arrived)
+                out.arrivals.append((event.arrived, shown))
         if event.finished is not None and start <= event.finished < end:
             shown = next((s.at for s in seen if s.states.get(event.id) in FINISHED), None)
             if shown is None:
                 out.finishes_missed += 1
             else:
-                out.finished.append(shown - event.finished)
+                out.finishes.append((event.finished, shown))
     return out
+
+
+def stages(changes: list[tuple[float, float]], sync_starts: list[float]) -> tuple[list[float], list[float]]:
+    """Each change's delay split at the first sync that began after it: the wait for that
+    sync (the interval's phase and the dispatch), then the sync, its commit and the poll."""
+    waits, rest = [], []
+    ordered = sorted(sync_starts)
+    for happened, shown in changes:
+        start = next((t for t in ordered if t >= happened), None)
+        if start is not None and start <= shown:
+            waits.append(start - happened)
+            rest.append(shown - start)
+    return waits, rest
 
 
 def parse_rows(page: str) -> dict[str, str]:
@@ -138,8 +160,13 @@ def figures(quick: bool) -> list[Row]:
                 wait_for(client)
                 log_in(client)
                 begun = time.time()
-                seen = poll(client, warmup + window + grace)
+                lags = LagWatch(connection.pk)
+                seen = poll(client, warmup + window + grace, each=lags.look)
             events = [Event(**e) for e in httpx.get(sim.url + EVENTS_PATH, timeout=10).json()]
+            starts = [
+                t.timestamp()
+                for t in SyncRun.objects.filter(connection=connection).values_list("started_at", flat=True)
+            ]
         finally:
             for process in reversed(processes):
                 stop_process(process)
@@ -154,9 +181,20 @@ def figures(quick: bool) -> list[Row]:
         f"(simulator) -> first answer showing it, every change in a {window:.0f} s window after {warmup:.0f} s "
         f"warm-up; target p95 <= {TARGET} s"
     )
+    waits, rest = stages(found.arrivals + found.finishes, starts)
+    spread = [lag for at, lag in lags.lags if start <= at < start + window + grace]
     return [
         row("freshness: new build on screen", size, found.arrived, found.arrivals_missed, method),
         row("freshness: finished build on screen", size, found.finished, found.finishes_missed, method),
+        Row(
+            "freshness: where the time goes",
+            size,
+            f"to the next sync's start p50 {percentile(waits, 0.5):.1f} s, p95 {percentile(waits, 0.95):.1f} s; "
+            f"sync start to screen p50 {percentile(rest, 0.5):.1f} s, p95 {percentile(rest, 0.95):.1f} s",
+            f"both changes above, split at the first sync that began after each (its kept run's start); "
+            f"syncs began p50 {percentile(spread, 0.5):.1f} s, p95 {percentile(spread, 0.95):.1f} s after falling "
+            f"due ({len(spread)} syncs, the connection's lag read every poll)",
+        ),
     ]
 
 
@@ -212,9 +250,26 @@ def log_in(client: httpx.Client) -> None:
         raise RuntimeError(f"logging in failed: {answer.status_code}")
 
 
-def poll(client: httpx.Client, seconds: float) -> list[Seen]:
+class LagWatch:
+    """How late each sync of a connection began after falling due, read from the
+    connection row more often than it syncs."""
+
+    def __init__(self, connection_id: int):
+        self.connection_id = connection_id
+        self.count: int | None = None
+        self.lags: list[tuple[float, float]] = []  # (when seen, seconds late)
+
+    def look(self) -> None:
+        count, lag = Connection.objects.filter(pk=self.connection_id).values_list("sync_count", "last_sync_lag").get()
+        if self.count is not None and count > self.count and lag is not None:
+            self.lags.append((time.time(), lag))
+        self.count = count
+
+
+def poll(client: httpx.Client, seconds: float, each: Callable[[], None] = lambda: None) -> list[Seen]:
     """Open the builds list, then poll it as its htmx does for ``seconds``: a request
-    every second with the marker of the last answer drawn, 204s leaving it as it is."""
+    every second with the marker of the last answer drawn, 204s leaving it as it is.
+    ``each`` runs after every answer."""
     page = client.get("/builds/")
     page.raise_for_status()
     seen = [Seen(time.time(), parse_rows(page.text))]
@@ -233,6 +288,7 @@ def poll(client: httpx.Client, seconds: float) -> list[Seen]:
             return seen
         time.sleep(max(tick - time.monotonic(), 0))
         answer = client.get(url, headers=headers)
+        each()
         if answer.status_code == freshness.NO_CHANGE:
             continue
         answer.raise_for_status()
