@@ -375,31 +375,36 @@ def prefetch_logs(adapter, job_ids: list[int]) -> list[str]:
 
 
 # Dispatch -----------------------------------------------------------------------------------
-def dispatch_due() -> list[int]:
-    """Connections whose next sync is due; their next time moves on so the next beat
-    does not dispatch them again while they run. Connections in trouble (failing syncs
-    in a row) take at most ``SYNC_TROUBLED_SLOTS`` worker slots at once, so providers
-    that hang cannot hold every worker while healthy connections wait."""
+def dispatch_due(ahead: float = 0.0) -> dict[int, float]:
+    """Connections whose next sync is due, or falls due within ``ahead`` seconds (before
+    the next look), each with the seconds until it does (0 when due): the caller sends
+    those with that countdown, so a sync starts at its due time rather than at the next
+    look. Their next time moves on so the next look does not dispatch them again while
+    they run. Connections in trouble (failing syncs in a row) take at most
+    ``SYNC_TROUBLED_SLOTS`` worker slots at once, so providers that hang cannot hold
+    every worker while healthy connections wait."""
     now = timezone.now()
     due = list(
-        Connection.objects.filter(enabled=True, next_sync_at__lte=now)
+        Connection.objects.filter(enabled=True, next_sync_at__lte=now + timedelta(seconds=ahead))
         .order_by("next_sync_at")
-        .values_list("pk", "sync_interval", "failures")[: settings.SYNC_DISPATCH_LIMIT]
+        .values_list("pk", "sync_interval", "failures", "next_sync_at")[: settings.SYNC_DISPATCH_LIMIT]
     )
     busy_troubled = Connection.objects.filter(failures__gt=0, lock_until__gt=now).count()
     room = max(settings.SYNC_TROUBLED_SLOTS - busy_troubled, 0)
     chosen: dict[int, list[int]] = {}
-    for pk, interval, failures in due:
+    waits: dict[int, float] = {}
+    for pk, interval, failures, at in due:
         if failures:
             if not room:
                 continue  # left due: picked up when a slot frees
             room -= 1
         chosen.setdefault(interval, []).append(pk)
-    # A statement per interval: remember when each fell due, and hold it for an interval
+        waits[pk] = max((at - now).total_seconds(), 0.0)
+    # A statement per interval: remember when each falls due, and hold it for an interval
     # (the sync sets the real next time when it ends; a lost task is retried after that).
     for interval, pks in chosen.items():
         for part in chunked(pks):
             Connection.objects.filter(pk__in=part).update(
                 due_at=F("next_sync_at"), next_sync_at=now + timedelta(seconds=max(interval, 1))
             )
-    return [pk for pks in chosen.values() for pk in pks]
+    return waits
