@@ -7,7 +7,7 @@ from __future__ import annotations
 import httpx
 from django.urls import reverse
 
-from dashboard.benchmarks.freshness import Event, Seen, match, parse_rows, poll_url
+from dashboard.benchmarks.freshness import Event, Seen, match, parse_rows, poll_url, stages
 from dashboard.models import Build
 from dashboard.sync import sync_connection
 from providers.base.sim import EVENTS_PATH, Scale
@@ -39,6 +39,13 @@ def test_only_changes_inside_the_window_count_and_unshown_ones_are_missed():
     assert found.arrived == [4.0]
     assert found.finished == [1.0]
     assert (found.arrivals_missed, found.finishes_missed) == (1, 0)
+
+
+def test_each_delay_is_split_at_the_first_sync_that_began_after_the_change():
+    changes = [(10.0, 16.5), (12.0, 16.5), (21.0, 30.0)]
+    waits, rest = stages(changes, sync_starts=[15.0, 9.0, 20.0])
+    assert waits == [5.0, 3.0]  # the third change's sync (none began after 21) is left out
+    assert rest == [1.5, 1.5]
 
 
 def test_the_builds_list_is_read_and_polled_as_its_htmx_does(viewer_client, semaphore):
