@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,10 +41,15 @@ from .common import Row, SimulatorProcess, child_env, percentile, start_celery, 
 TOKEN = "bench-freshness"
 INTERVAL = 5  # the connection's sync interval (seconds)
 TARGET = INTERVAL + 2  # what "fresh" promises: on screen within the interval and 2 s
-# Six pipelines (prunner refuses the rollback one's jobs), a new job every 3 s in turn;
-# jobs run 10-60 s. Enough history that retention never removes a job under measure.
-SCALE = "projects=6,builds=10,jobs=3,arrival_every=3"
+# Six pipelines (prunner refuses the rollback one's jobs), a new job every 2 s in turn;
+# jobs run 10-60 s. Enough history that retention never removes a job under measure,
+# and few enough new jobs in a window that all stay on the list's first page (50).
+ARRIVAL_EVERY = 2
+SCALE = f"projects=6,builds=10,jobs=3,arrival_every={ARRIVAL_EVERY}"
 THREADS = 4
+# Open pages polling at once, their seconds evenly out of phase: a change's wait for the
+# next poll is then spread over the whole second, as across users, not fixed by one page.
+PAGES = 4
 USERNAME, PASSWORD = "bench-viewer", "bench-freshness-password"
 ROW = re.compile(r'<tr class="build-row state-row-([a-z_]+)" data-external-id="([^"]+)"')
 POLL_URL = re.compile(r'<div id="builds"[^>]*\shx-get="([^"]+)"')
@@ -156,12 +162,23 @@ def figures(quick: bool) -> list[Row]:
             processes.append(start_celery(["beat", "--schedule", str(scratch / "beat-schedule")], scratch / "beat.log"))
             processes.append(start_worker(1, scratch, THREADS))
             base = f"http://127.0.0.1:{port}"
-            with httpx.Client(base_url=base, timeout=10) as client:
-                wait_for(client)
-                log_in(client)
+            clients = [httpx.Client(base_url=base, timeout=10) for _ in range(PAGES)]
+            try:
+                wait_for(clients[0])
+                for client in clients:
+                    log_in(client)
                 begun = time.time()
+                until = time.monotonic() + warmup + window + grace
                 lags = LagWatch(connection.pk)
-                seen = poll(client, warmup + window + grace, each=lags.look)
+                with ThreadPoolExecutor(PAGES - 1) as others:
+                    pending = [
+                        others.submit(poll, client, until, offset=k / PAGES)
+                        for k, client in enumerate(clients[1:], start=1)
+                    ]
+                    pages = [poll(clients[0], until, each=lags.look), *(p.result() for p in pending)]
+            finally:
+                for client in clients:
+                    client.close()
             events = [Event(**e) for e in httpx.get(sim.url + EVENTS_PATH, timeout=10).json()]
             starts = [
                 t.timestamp()
@@ -172,12 +189,19 @@ def figures(quick: bool) -> list[Row]:
                 stop_process(process)
             app.control.purge()
     start = begun + warmup
-    found = match(events, seen, start, start + window)
-    size = f"1 prunner connection synced every {INTERVAL} s, a build arriving every 3 s"
+    found = Delays()
+    for seen in pages:
+        one = match(events, seen, start, start + window)
+        found.arrivals += one.arrivals
+        found.finishes += one.finishes
+        found.arrivals_missed += one.arrivals_missed
+        found.finishes_missed += one.finishes_missed
+    size = f"1 prunner connection synced every {INTERVAL} s, a build arriving every {ARRIVAL_EVERY} s"
     method = (
         f"simulator, beat (dispatch every {settings.SYNC_DISPATCH_EVERY:g} s), 1 worker (--pool threads) on "
         f"Redis and PostgreSQL, gunicorn, each its own process; a logged-in client polls the builds list every "
-        f"{freshness.POLL_SECONDS} s with the seen marker and HX-Request as the page does; provider event time "
+        f"{freshness.POLL_SECONDS} s with the seen marker and HX-Request as the page does, {PAGES} such pages "
+        f"{1 / PAGES:g} s apart in phase; provider event time "
         f"(simulator) -> first answer showing it, every change in a {window:.0f} s window after {warmup:.0f} s "
         f"warm-up; target p95 <= {TARGET} s"
     )
@@ -201,9 +225,10 @@ def figures(quick: bool) -> list[Row]:
 def row(measure: str, size: str, delays: list[float], missed: int, method: str) -> Row:
     if not delays:
         return Row(measure, size, "no changes seen", method)
+    unshown = f"; {missed} not shown in time" if missed else ""
     figure = (
         f"p50 {percentile(delays, 0.5):.1f} s, p95 {percentile(delays, 0.95):.1f} s, "
-        f"max {max(delays):.1f} s ({len(delays)} builds" + (f"; {missed} not shown in time" if missed else "") + ")"
+        f"max {max(delays):.1f} s ({len(delays) // PAGES} builds x {PAGES} pages{unshown})"
     )
     return Row(measure, size, figure, method)
 
@@ -266,10 +291,13 @@ class LagWatch:
         self.count = count
 
 
-def poll(client: httpx.Client, seconds: float, each: Callable[[], None] = lambda: None) -> list[Seen]:
-    """Open the builds list, then poll it as its htmx does for ``seconds``: a request
-    every second with the marker of the last answer drawn, 204s leaving it as it is.
-    ``each`` runs after every answer."""
+def poll(
+    client: httpx.Client, until: float, offset: float = 0.0, each: Callable[[], None] = lambda: None
+) -> list[Seen]:
+    """Open the builds list ``offset`` seconds from now, then poll it as its htmx does
+    until ``until`` (monotonic): a request every second with the marker of the last
+    answer drawn, 204s leaving it as it is. ``each`` runs after every answer."""
+    time.sleep(offset)
     page = client.get("/builds/")
     page.raise_for_status()
     seen = [Seen(time.time(), parse_rows(page.text))]
@@ -281,10 +309,9 @@ def poll(client: httpx.Client, seconds: float, each: Callable[[], None] = lambda
         "HX-Trigger": "builds",
     }
     tick = time.monotonic()
-    end = tick + seconds
     while True:
         tick += freshness.POLL_SECONDS
-        if tick > end:
+        if tick > until:
             return seen
         time.sleep(max(tick - time.monotonic(), 0))
         answer = client.get(url, headers=headers)
