@@ -5,8 +5,11 @@ simulator's record of those moments."""
 from __future__ import annotations
 
 import httpx
+import pytest
+from django.db import connection as db
 from django.urls import reverse
 
+from dashboard.benchmarks import freshness
 from dashboard.benchmarks.freshness import Event, Seen, match, parse_rows, poll_url, stages
 from dashboard.models import Build
 from dashboard.sync import sync_connection
@@ -72,3 +75,16 @@ def test_the_simulator_says_when_each_build_arrived_and_finished(clock):
         finished = {e["id"]: e["finished"] for e in httpx.get(sim.url + EVENTS_PATH).json()}
         assert finished[job.id] == job.run.end and start + 5 < job.run.end < clock.now()
         assert all(e["arrived"] <= start for e in events.values() if e["id"] != job.id)  # the seeded history
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_the_freshness_section_measures_a_short_window_end_to_end(settings):
+    # Simulator, beat, a worker and gunicorn in processes of their own, as `bench` runs
+    # it; only what holds on a busy machine is checked, not the figures.
+    if db.vendor != "postgresql" or not settings.CELERY_BROKER_URL.startswith("redis"):
+        pytest.skip("needs PostgreSQL and Redis")
+    new, finished, split = freshness.figures(quick=True)
+    assert new.measure == "freshness: new build on screen" and "builds x 4 pages" in new.figure, new
+    assert finished.measure == "freshness: finished build on screen"
+    assert "to the next sync's start" in split.figure and "syncs began" in split.method

@@ -139,7 +139,7 @@ def figures(quick: bool) -> list[Row]:
         return [Row("freshness", "", "skipped", "needs PostgreSQL (DATABASE_URL) and Redis (CELERY_BROKER_URL)")]
     from dashboard.celery import app
 
-    warmup, window, grace = (8.0, 20.0, 12.0) if quick else (10.0, 90.0, 15.0)
+    warmup, window, grace = (6.0, 15.0, 10.0) if quick else (10.0, 90.0, 15.0)
     scratch = Path(tempfile.mkdtemp(prefix="bench-freshness-"))
     processes: list[subprocess.Popen] = []
     with SimulatorProcess("prunner", TOKEN, seed=5, scale=SCALE) as sim:
