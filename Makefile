@@ -22,7 +22,8 @@ test: $(BIN)/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Writes var/bench.md; each section in a fresh database (var/bench-*.sqlite3 unless
-# DATABASE_URL is set; the fan-out section needs PostgreSQL and Redis). BENCH_ARGS=--quick for CI.
+# DATABASE_URL is set; the fan-out and freshness sections need PostgreSQL and Redis).
+# BENCH_ARGS=--quick for CI.
 bench: $(BIN)/.installed
 	DATABASE_URL=$${DATABASE_URL:-sqlite:///$(CURDIR)/var/bench.sqlite3} $(BIN)/python manage.py bench $(BENCH_ARGS)
 

@@ -163,8 +163,8 @@ def lanes(queryset: QuerySet | None = None, scan: int = SCAN) -> list[Lane]:
 def running_now(limit: int = RUNNING_SHOWN) -> list[Build]:
     return list(
         Build.objects.filter(state__in=ACTIVE, gone=False)
-        .select_related("connection", "project", "pipeline")
-        .defer("raw", "commit_message")
+        .listed()
+        .defer("commit_message")
         .order_by("-created_at", "-id")[:limit]
     )
 

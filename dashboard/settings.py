@@ -151,7 +151,8 @@ CELERY_WORKER_CONCURRENCY = env.int(
     "CELERY_WORKER_CONCURRENCY", default=2 if DATABASES["default"]["ENGINE"].endswith("sqlite3") else 16
 )
 CELERY_BEAT_SCHEDULE_FILENAME = str(STATE_DIR / "celerybeat-schedule")
-# How often beat looks for connections whose sync is due (each has its own interval).
+# How often beat looks for connections whose sync is due (each has its own interval);
+# those falling due before the next look are sent with a countdown to their due time.
 SYNC_DISPATCH_EVERY = env.float("SYNC_DISPATCH_EVERY", default=2.0)
 # At most this many syncs are queued per look (the most overdue first); the rest wait
 # for the next look, so one look stays one short indexed query whatever the backlog.

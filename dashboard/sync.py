@@ -33,6 +33,7 @@ from dashboard.logstore import log_for, store_piece
 from dashboard.lookups import AnyOf
 from dashboard.models import Build, Connection, Health, Job, Log, SyncRun
 from dashboard.models.registry import model_named
+from dashboard.ops.metrics import totals_after
 from dashboard.signals import send_safely, sync_finished, sync_started
 from dashboard.states import FINISHED, State
 from dashboard.upsert import chunked
@@ -166,7 +167,7 @@ def context_for(connection: Connection) -> SyncContext:
         cursor=dict(connection.sync_cursor or {}),
         repoll=builds_to_read(connection),
         finished_ids=lambda ids: finished_ids(connection, ids),
-        control=control_build(connection),
+        find_control=lambda: control_build(connection),
         stored=stored_rows(connection),
     )
 
@@ -307,18 +308,20 @@ def _finish(connection: Connection, run: SyncRun, adapter, outcome: Outcome, sta
     wait = timedelta(seconds=next_wait(interval, failures, outcome.wait))
     # On schedule from when it fell due, so the period does not drift by each sync's length.
     base = connection.due_at if connection.due_at and not (failures or outcome.wait) else now
-    Connection.objects.filter(pk=connection.pk).update(
-        health=health,
-        last_error=error,
-        last_synced_at=now,
-        failures=failures,
-        next_sync_at=max(base + wait, now + timedelta(seconds=1)),
-        due_at=None,
-        last_sync_lag=(run.started_at - connection.due_at).total_seconds() if connection.due_at else None,
-        sync_count=F("sync_count") + 1,
-        sync_requests=F("sync_requests") + run.requests,
-    )
-    connection.refresh_from_db()
+    written = {
+        "health": health,
+        "last_error": error,
+        "last_synced_at": now,
+        "failures": failures,
+        "next_sync_at": max(base + wait, now + timedelta(seconds=1)),
+        "due_at": None,
+        "last_sync_lag": (run.started_at - connection.due_at).total_seconds() if connection.due_at else None,
+    }
+    written |= totals_after(connection, run)  # one row per sync, totals included
+    Connection.objects.filter(pk=connection.pk).update(**written)
+    # The receivers below see what was written, without reading the row back.
+    for name, value in written.items():
+        setattr(connection, name, value)
     send_safely(sync_finished, connection=connection, run=run)
     return run
 
@@ -356,6 +359,8 @@ def prefetch_logs(adapter, job_ids: list[int]) -> list[str]:
     The logs are read from the provider together (``concurrently``, within the sync's
     bounds) and stored one by one in the jobs' order, as reading them one after another
     would: up to the first error that ends the sync, each failure of one log a problem."""
+    if not job_ids:
+        return []
     problems = []
     recent = timezone.now() - LOG_PREFETCH_WINDOW
     jobs = list(
@@ -393,31 +398,36 @@ def prefetch_logs(adapter, job_ids: list[int]) -> list[str]:
 
 
 # Dispatch -----------------------------------------------------------------------------------
-def dispatch_due() -> list[int]:
-    """Connections whose next sync is due; their next time moves on so the next beat
-    does not dispatch them again while they run. Connections in trouble (failing syncs
-    in a row) take at most ``SYNC_TROUBLED_SLOTS`` worker slots at once, so providers
-    that hang cannot hold every worker while healthy connections wait."""
+def dispatch_due(ahead: float = 0.0) -> dict[int, float]:
+    """Connections whose next sync is due, or falls due within ``ahead`` seconds (before
+    the next look), each with the seconds until it does (0 when due): the caller sends
+    those with that countdown, so a sync starts at its due time rather than at the next
+    look. Their next time moves on so the next look does not dispatch them again while
+    they run. Connections in trouble (failing syncs in a row) take at most
+    ``SYNC_TROUBLED_SLOTS`` worker slots at once, so providers that hang cannot hold
+    every worker while healthy connections wait."""
     now = timezone.now()
     due = list(
-        Connection.objects.filter(enabled=True, next_sync_at__lte=now)
+        Connection.objects.filter(enabled=True, next_sync_at__lte=now + timedelta(seconds=ahead))
         .order_by("next_sync_at")
-        .values_list("pk", "sync_interval", "failures")[: settings.SYNC_DISPATCH_LIMIT]
+        .values_list("pk", "sync_interval", "failures", "next_sync_at")[: settings.SYNC_DISPATCH_LIMIT]
     )
     busy_troubled = Connection.objects.filter(failures__gt=0, lock_until__gt=now).count()
     room = max(settings.SYNC_TROUBLED_SLOTS - busy_troubled, 0)
     chosen: dict[int, list[int]] = {}
-    for pk, interval, failures in due:
+    waits: dict[int, float] = {}
+    for pk, interval, failures, at in due:
         if failures:
             if not room:
                 continue  # left due: picked up when a slot frees
             room -= 1
         chosen.setdefault(interval, []).append(pk)
-    # A statement per interval: remember when each fell due, and hold it for an interval
+        waits[pk] = max((at - now).total_seconds(), 0.0)
+    # A statement per interval: remember when each falls due, and hold it for an interval
     # (the sync sets the real next time when it ends; a lost task is retried after that).
     for interval, pks in chosen.items():
         for part in chunked(pks):
             Connection.objects.filter(pk__in=part).update(
                 due_at=F("next_sync_at"), next_sync_at=now + timedelta(seconds=max(interval, 1))
             )
-    return [pk for pks in chosen.values() for pk in pks]
+    return waits

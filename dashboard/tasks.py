@@ -10,10 +10,14 @@ from dashboard.ops.health import record_heartbeat
 @shared_task(name="dashboard.tasks.dispatch_due_syncs")
 def dispatch_due_syncs() -> list[int]:
     record_heartbeat()  # /healthz: beat is alive
-    due = sync.dispatch_due()
-    for connection_id in due:
-        sync_connection.delay(connection_id)
-    return due
+    # Those falling due before the next look start on time, not up to a look late.
+    due = sync.dispatch_due(ahead=settings.SYNC_DISPATCH_EVERY)
+    for connection_id, wait in due.items():
+        if wait > 0:
+            sync_connection.apply_async((connection_id,), countdown=wait)
+        else:
+            sync_connection.delay(connection_id)
+    return list(due)
 
 
 # The sync stops itself at SYNC_TIME_LIMIT (its requests' deadline), in any pool. Celery's

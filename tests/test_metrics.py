@@ -9,8 +9,9 @@ from django.conf import settings
 from django.urls import reverse
 from prometheus_client.parser import text_string_to_metric_families
 
-from dashboard.models import SyncRun
-from dashboard.signals import sync_finished
+from dashboard.models import Connection, SyncRun
+from dashboard.ops.metrics import totals_after
+from dashboard.signals import sync_started
 from dashboard.sync import sync_connection
 from providers.base.sim import Faults
 
@@ -66,19 +67,30 @@ def test_rate_limited_and_failed_syncs_are_counted(client, semaphore_sim, db):
     assert value(families, "ci_connection_up", "ci_connection_up", connection="acme") == 0
 
 
-def test_lease_losses_are_counted(client, semaphore):
-    run = SyncRun.objects.create(
-        connection=semaphore,
-        status=SyncRun.Status.FAILED,
-        duration=700.0,
-        error="The sync lease ran out and another worker took over.",
-    )
-    sync_finished.send(sender=None, connection=semaphore, run=run)
+def test_lease_losses_are_counted(client, semaphore, settings):
+    def another_worker_takes_over(sender, connection, **kwargs):
+        Connection.objects.filter(pk=connection.pk).update(lock_owner="another-worker")
+
+    settings.SYNC_LOCK_TTL = 0  # renewed before every request: the takeover is noticed at once
+    sync_started.connect(another_worker_takes_over, dispatch_uid="test-takeover")
+    try:
+        run = sync_connection(semaphore.pk)
+    finally:
+        sync_started.disconnect(dispatch_uid="test-takeover")
+    assert "lease ran out" in run.error
     families = scrape(client)
     assert value(families, "ci_sync_lease_losses", "ci_sync_lease_losses_total", connection="acme") == 1
-    # 700 s is beyond the largest bound: only +Inf holds it.
+    assert value(families, "ci_syncs", "ci_syncs_total", connection="acme", status="failed") == 1
+
+
+def test_a_sync_beyond_the_largest_bucket_is_counted_in_inf_only(client, semaphore):
+    Connection.objects.filter(pk=semaphore.pk).update(
+        **totals_after(semaphore, SyncRun(status=SyncRun.Status.OK, duration=700.0, requests=3))
+    )
+    families = scrape(client)
     assert value(families, "ci_sync_duration_seconds", "ci_sync_duration_seconds_bucket", le="600.0") == 0
     assert value(families, "ci_sync_duration_seconds", "ci_sync_duration_seconds_bucket", le="+Inf") == 1
+    assert value(families, "ci_provider_requests", "ci_provider_requests_total", connection="acme") == 3
 
 
 def test_a_token_guards_the_metrics(client, db, settings):

@@ -180,8 +180,63 @@ def test_dispatch_takes_due_connections_once_and_remembers_when_they_fell_due(db
         kind="semaphore", name="l", slug="l", base_url="http://127.0.0.1:9", next_sync_at=now + timedelta(hours=1)
     )
 
-    assert dispatch_due() == [due.pk]
-    assert dispatch_due() == [], "held while it runs"
+    assert list(dispatch_due()) == [due.pk]
+    assert dispatch_due() == {}, "held while it runs"
     due.refresh_from_db()
     assert abs((due.due_at - now).total_seconds()) < 1
     assert 50 < (due.next_sync_at - timezone.now()).total_seconds() <= 60
+
+
+def test_a_kept_sync_run_says_when_it_started_and_the_lag_is_to_its_start(semaphore, semaphore_sim):
+    # A run is saved when the sync ends; its start and the connection's lag (due ->
+    # started) must still be the moment it began, not the save.
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    semaphore_sim.faults = Faults(latency=0.1)  # a sync of several requests takes a while
+    Connection.objects.filter(pk=semaphore.pk).update(due_at=timezone.now() - timedelta(seconds=2))
+    before = timezone.now()
+
+    run = sync_connection(semaphore.pk)
+
+    run.refresh_from_db()
+    assert run.pk is not None and run.duration > 0.5
+    assert before <= run.started_at < before + timedelta(seconds=0.3)
+    assert run.finished_at - run.started_at >= timedelta(seconds=run.duration - 0.1)
+    semaphore.refresh_from_db()
+    assert 2 <= semaphore.last_sync_lag < 2.3
+
+
+def test_a_sync_falling_due_between_two_looks_of_beat_starts_when_due_not_at_the_next_look(db, settings, monkeypatch):
+    # Beat looks every SYNC_DISPATCH_EVERY seconds; a connection due just after a look
+    # would otherwise sync up to that much late, on every interval.
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from dashboard import tasks
+
+    settings.SYNC_DISPATCH_EVERY = 2.0
+    sent = []
+    monkeypatch.setattr(tasks.sync_connection, "apply_async", lambda args, **kw: sent.append((args[0], kw)))
+    monkeypatch.setattr(tasks.sync_connection, "delay", lambda pk: sent.append((pk, {})))
+    now = timezone.now()
+
+    def make(slug: str, at) -> Connection:
+        return Connection.objects.create(
+            kind="semaphore", name=slug, slug=slug, base_url="http://127.0.0.1:9", sync_interval=5, next_sync_at=at
+        )
+
+    overdue = make("overdue", now - timedelta(seconds=1))
+    soon = make("soon", now + timedelta(seconds=1.5))
+    make("later", now + timedelta(seconds=4))
+
+    assert sorted(tasks.dispatch_due_syncs()) == sorted([overdue.pk, soon.pk])
+
+    by_pk = dict(sent)
+    assert by_pk[overdue.pk] == {}  # due: at once
+    assert 1.3 < by_pk[soon.pk]["countdown"] <= 1.5  # started when it falls due
+    soon.refresh_from_db()
+    assert soon.due_at == now + timedelta(seconds=1.5)  # its lag is counted from then
+    assert tasks.dispatch_due_syncs() == [], "held while it waits and runs"

@@ -9,6 +9,7 @@ import threading
 from datetime import timedelta
 
 import pytest
+from django.db import connection as connection_db
 from django.urls import reverse
 from django.utils import timezone
 
@@ -73,6 +74,33 @@ def test_a_first_sync_of_a_long_history_holds_every_build_and_job_and_the_next_w
     assert first.status == "ok" and held == truth["builds"]
     assert dict(Job.objects.filter(connection=connection).values_list("external_id", "state")) == truth["jobs"]
     assert (quiet.created, quiet.updated) == (0, 0)
+
+
+def rows_written_per_table() -> dict[str, int]:
+    """Rows inserted, updated or deleted in this transaction so far, per table (PostgreSQL)."""
+    with connection_db.cursor() as cursor:
+        cursor.execute("SELECT relname, n_tup_ins + n_tup_upd + n_tup_del FROM pg_stat_xact_user_tables")
+        return dict(cursor.fetchall())
+
+
+@pytest.mark.skipif(connection_db.vendor != "postgresql", reason="counts rows through PostgreSQL's statistics")
+@pytest.mark.parametrize("kind", ["prunner", "harmont"])
+def test_a_quiet_sync_writes_its_connections_row_and_nothing_else(db, kind):
+    simulator = {"prunner": PrunnerSimulator, "harmont": HarmontSimulator}[kind]
+    sim = simulator("tok", seed=4, scale=Scale(builds=6, jobs=3, arrival_every=0)).serve()
+    try:
+        connection = make_connection(sim, slug=f"quiet-{kind}")
+        sync_connection(connection.pk)
+        sync_connection(connection.pk)  # settles anything the first sync left to re-read
+        before = rows_written_per_table()
+        quiet = sync_connection(connection.pk)
+        after = rows_written_per_table()
+    finally:
+        sim.stop()
+    written = {table: after[table] - before.get(table, 0) for table in after if after[table] != before.get(table, 0)}
+    assert (quiet.created, quiet.updated) == (0, 0)
+    # Its lease taken and given back, and its health, next time and totals: all one row.
+    assert set(written) == {"dashboard_connection"}, written
 
 
 def test_builds_read_concurrently_are_the_same_as_read_one_by_one(db, settings):

@@ -81,7 +81,7 @@ class ConnectionList(generics.ListAPIView):
 
 
 class BuildList(generics.ListAPIView):
-    queryset = Build.objects.select_related("connection", "project", "pipeline")
+    queryset = Build.objects.listed()
     serializer_class = BuildSerializer
     filterset_class = BuildApiFilter
     pagination_class = NewestFirst

@@ -139,3 +139,29 @@ class SimulatorProcess:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def start_celery(arguments: list[str], log: Path) -> subprocess.Popen:
+    """``celery -A dashboard <arguments>`` on this database and broker, output to ``log``."""
+    command = [sys.executable, "-m", "celery", "-A", "dashboard", *arguments, "--loglevel", "WARNING"]
+    with open(log, "ab") as out:
+        return subprocess.Popen(command, cwd=settings.BASE_DIR, env=child_env(), stdout=out, stderr=out)
+
+
+def start_worker(n: int, scratch: Path, threads: int) -> subprocess.Popen:
+    """A worker process with a thread pool, as deployed."""
+    return start_celery(
+        ["worker", "--pool", "threads", "--concurrency", str(threads), "-n", f"bench{n}@%h", "--without-gossip"],
+        scratch / f"worker{n}.log",
+    )
+
+
+def stop_process(process: subprocess.Popen, wait: float = 30) -> None:
+    """Ask it to stop, and kill it if it has not within ``wait`` seconds."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(wait)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

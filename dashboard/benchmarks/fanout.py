@@ -9,10 +9,12 @@ network would. The lag of each sync (due -> started) is read from the connection
 
 from __future__ import annotations
 
+import math
+import os
 import subprocess
-import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -24,7 +26,7 @@ from django.utils import timezone
 from dashboard.models import Build, Connection, Job, Pipeline, Project
 from dashboard.sync import sync_connection
 
-from .common import Row, SimulatorProcess, child_env, percentile
+from .common import Row, SimulatorProcess, percentile, start_celery, start_worker, stop_process
 
 TOKEN = "bench-fanout"
 SIMULATORS = 4
@@ -47,19 +49,19 @@ def figures(connections: int = 1000, interval: int = 60, warmup: float = 20, win
     try:
         make_connections(connections, interval, [s.url for s in sims])
         app.control.purge()
-        beat = start(["beat", "--schedule", str(scratch / "beat-schedule")], scratch / "beat.log")
-        workers.append(start_worker(1, scratch))
+        beat = start_celery(["beat", "--schedule", str(scratch / "beat-schedule")], scratch / "beat.log")
+        workers.append(start_worker(1, scratch, THREADS))
         watch(warmup)
         one = measure(window)
-        one_burst = burst(connections, interval)
-        workers.append(start_worker(2, scratch))
+        one_burst = burst(connections, interval, workers)
+        workers.append(start_worker(2, scratch, THREADS))
         watch(10)  # the second worker settles in
         two = measure(window)
-        two_burst = burst(connections, interval)
+        two_burst = burst(connections, interval, workers)
     finally:
         for process in [*workers, beat]:
             if process is not None:
-                stop(process)
+                stop_process(process)
         for sim in sims:
             sim.stop()
         app.control.purge()
@@ -84,9 +86,9 @@ def figures(connections: int = 1000, interval: int = 60, warmup: float = 20, win
             Row(
                 f"fan-out capacity, {label}",
                 f"{connections:,} connections due at once",
-                f"{capacity:,.0f} syncs/min",
+                f"{capacity.per_minute:,.0f} syncs/min",
                 "every connection made due at the same moment; syncs per minute until each has synced once "
-                f"(at most {BURST_LIMIT:.0f} s)",
+                f"(at most {BURST_LIMIT:.0f} s){capacity.words()}",
             )
         )
     return rows
@@ -95,10 +97,27 @@ def figures(connections: int = 1000, interval: int = 60, warmup: float = 20, win
 BURST_LIMIT = 90.0
 
 
-def burst(connections: int, interval: int) -> float:
+@dataclass
+class Burst:
+    per_minute: float
+    worker_cpu_per_sync: float  # seconds of worker-process CPU per sync
+    machine_busy: float  # share of all the machine's cores busy meanwhile (0..1), or nan
+
+    def words(self) -> str:
+        if math.isnan(self.machine_busy):
+            return ""
+        return (
+            f"; worker CPU {self.worker_cpu_per_sync * 1000:.0f} ms per sync, the machine's "
+            f"{os.cpu_count()} cores {self.machine_busy:.0%} busy meanwhile (workers, simulators, PostgreSQL, Redis)"
+        )
+
+
+def burst(connections: int, interval: int, workers: list[subprocess.Popen]) -> Burst:
     """Syncs per minute while a backlog of every connection drains: what the workers can
-    do, rather than what the schedule asks of them. The due times are spread again after."""
+    do, rather than what the schedule asks of them, with what it cost in CPU (to tell a
+    limit of the code from a limit of the machine). The due times are spread again after."""
     start_count = sum(count for count, _ in snapshot().values())
+    cpu_before, machine_before = sum(process_cpu(w.pid) for w in workers), machine_ticks()
     Connection.objects.update(next_sync_at=timezone.now())
     start_at = time.monotonic()
     done = 0
@@ -106,12 +125,34 @@ def burst(connections: int, interval: int) -> float:
         time.sleep(0.5)
         done = sum(count for count, _ in snapshot().values()) - start_count
     elapsed = time.monotonic() - start_at
+    cpu = sum(process_cpu(w.pid) for w in workers) - cpu_before
+    busy, total = (after - before for after, before in zip(machine_ticks(), machine_before, strict=True))
     with db.cursor() as cursor:
         cursor.execute(
             "UPDATE dashboard_connection SET next_sync_at = now() + make_interval(secs => mod(id, %s) * %s / %s)",
             [connections, interval, connections],
         )
-    return done * 60 / elapsed
+    return Burst(done * 60 / elapsed, cpu / max(done, 1), busy / total if total else float("nan"))
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process has used, from /proc (0 where there is none)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_ticks() -> tuple[int, int]:
+    """(busy, total) CPU ticks of the whole machine so far, from /proc/stat ((0, 0) where
+    there is none)."""
+    try:
+        ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except OSError:
+        return 0, 0
+    idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)  # idle + iowait
+    return sum(ticks) - idle, sum(ticks)
 
 
 def make_connections(count: int, interval: int, urls: list[str]) -> None:
@@ -174,29 +215,6 @@ def copy_rows(model: type[models.Model], seed: Connection, url: str) -> None:
             "JOIN dashboard_connection c ON c.base_url = %s AND c.id <> %s WHERE r.connection_id = %s",
             [url, seed.pk, seed.pk],
         )
-
-
-def start(arguments: list[str], log: Path) -> subprocess.Popen:
-    command = [sys.executable, "-m", "celery", "-A", "dashboard", *arguments, "--loglevel", "WARNING"]
-    with open(log, "ab") as out:
-        return subprocess.Popen(command, cwd=settings.BASE_DIR, env=child_env(), stdout=out, stderr=out)
-
-
-def start_worker(n: int, scratch: Path) -> subprocess.Popen:
-    return start(
-        ["worker", "--pool", "threads", "--concurrency", str(THREADS), "-n", f"bench{n}@%h", "--without-gossip"],
-        scratch / f"worker{n}.log",
-    )
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def snapshot() -> dict[int, tuple[int, float | None]]:

@@ -79,8 +79,7 @@ def one_provider(kind: str, projects: int, builds: int, jobs: int) -> list[Row]:
             f"quiet re-sync, {kind}",
             size,
             f"{quiet_wall * 1000:.0f} ms",
-            f"the next sync with nothing new: {quiet.requests} requests, "
-            f"{quiet.created + quiet.updated} rows written",
+            f"the next sync with nothing new: {quiet.requests} requests, {quiet.created + quiet.updated} rows written",
         ),
     ]
 

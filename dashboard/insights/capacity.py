@@ -40,6 +40,8 @@ def sample(connection_id: int, at: datetime | None = None) -> int:
     now = at or timezone.now()
     hour = now.replace(minute=0, second=0, microsecond=0)
     seen = counts(connection_id)
+    if not seen:
+        return 0
     with transaction.atomic():
         for name, (online, busy) in sorted(seen.items()):
             AgentHour.objects.get_or_create(connection_id=connection_id, agent_type=name[:255], hour=hour)

@@ -14,6 +14,8 @@ import logging
 import threading
 
 from dashboard.signals import batch_applied, sync_finished, sync_started
+from providers.base.adapter import Capability
+from providers.registry import adapter_class
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +63,12 @@ def on_sync_finished(sender, connection, run, **kwargs) -> None:
         _flush(connection.pk)
     finally:
         _pending().pop(connection.pk, None)
-    capacity.sample(connection.pk)
-    dora.refresh_deployments(connection.pk, run.started_at)
+    # Only providers that have agents or deployments have anything to sample or refresh.
+    capabilities = adapter_class(connection.kind).capabilities
+    if Capability.AGENTS in capabilities:
+        capacity.sample(connection.pk)
+    if Capability.DEPLOYMENTS in capabilities:
+        dora.refresh_deployments(connection.pk, run.started_at)
 
 
 def connect() -> None:

@@ -57,8 +57,26 @@ class Schedule(ProviderRow):
         return self.section_url("#schedules")
 
 
+class BuildQuerySet(models.QuerySet):
+    def listed(self) -> "BuildQuerySet":
+        """Builds with what a row of a list shows of their connection, project and
+        pipeline. Left out: every raw JSON document and the connection's token, cursor and
+        options, which would otherwise be parsed (the token decrypted) once per row."""
+        return self.select_related("connection", "project", "pipeline").defer(
+            "raw",
+            "connection__token",
+            "connection__options",
+            "connection__sync_cursor",
+            "connection__last_error",
+            "project__raw",
+            "pipeline__raw",
+        )
+
+
 class Build(ProviderRow):
     """One run of a pipeline, whatever the provider calls it."""
+
+    objects = BuildQuerySet.as_manager()
 
     project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.SET_NULL)
     pipeline = models.ForeignKey(Pipeline, null=True, blank=True, on_delete=models.SET_NULL)

@@ -64,10 +64,20 @@ class Connection(models.Model):
     lock_until = models.DateTimeField(null=True, blank=True, editable=False)
     # Syncs in a row that ended unreachable, timed out or rate limited: the next one waits longer.
     failures = models.PositiveSmallIntegerField(default=0, editable=False)
-    # Every finished sync counts here; only syncs that wrote or found something keep a
-    # SyncRun row (the last SYNC_RUNS_KEPT of them), so a quiet sync writes one row.
+    # Running totals of every finished sync (the Prometheus counters and sync duration
+    # histogram of dashboard/ops/metrics.py; they only grow). They are written with the
+    # sync's own bookkeeping on this row, and only syncs that wrote or found something
+    # keep a SyncRun row (the last SYNC_RUNS_KEPT of them): a quiet sync writes one row.
     sync_count = models.PositiveIntegerField(default=0, editable=False)
     sync_requests = models.PositiveBigIntegerField(default=0, editable=False)
+    sync_failures = models.PositiveBigIntegerField(default=0, editable=False)
+    sync_partials = models.PositiveBigIntegerField(default=0, editable=False)
+    sync_rate_limited = models.PositiveBigIntegerField(default=0, editable=False)
+    sync_lease_losses = models.PositiveBigIntegerField(default=0, editable=False)
+    sync_seconds = models.FloatField(default=0.0, editable=False)
+    # Syncs per duration bucket (not cumulative): one count per bound in
+    # ops.metrics.DURATION_BUCKETS, then +Inf.
+    sync_duration_buckets = models.JSONField(default=list, editable=False)
     # When the sync now queued or running fell due, and how late the last one started.
     due_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_sync_lag = models.FloatField(null=True, blank=True, editable=False, help_text="Seconds.")
@@ -83,11 +93,25 @@ class Connection(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    # Written only by syncs and actions, by UPDATE: never by saving a whole copy.
+    SYNC_WRITTEN = (
+        "revision",
+        "sync_count",
+        "sync_requests",
+        "sync_failures",
+        "sync_partials",
+        "sync_rate_limited",
+        "sync_lease_losses",
+        "sync_seconds",
+        "sync_duration_buckets",
+    )
+
     def save(self, *args, **kwargs) -> None:
-        # A copy read before a sync bumped the revision must not write the old value back.
+        # A copy read before a sync (an admin's form, say) must not write old totals or an
+        # old revision back.
         if not self._state.adding and kwargs.get("update_fields") is None and not kwargs.get("force_insert"):
             kwargs["update_fields"] = [
-                f.name for f in self._meta.concrete_fields if not f.primary_key and f.name != "revision"
+                f.name for f in self._meta.concrete_fields if not f.primary_key and f.name not in self.SYNC_WRITTEN
             ]
         super().save(*args, **kwargs)
 

@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class SyncRun(models.Model):
@@ -11,7 +12,8 @@ class SyncRun(models.Model):
         INTERRUPTED = "interrupted", "interrupted (worker stopped)"
 
     connection = models.ForeignKey("dashboard.Connection", on_delete=models.CASCADE, related_name="sync_runs")
-    started_at = models.DateTimeField(auto_now_add=True)
+    # Set when the sync begins: a run is saved only at its end (auto_now_add would stamp that).
+    started_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
     requests = models.PositiveIntegerField(default=0)

@@ -4,7 +4,7 @@ workers while the web process answers the scrape:
 
 - ``ci_syncs_total``, ``ci_sync_failures_total``, ``ci_sync_duration_seconds`` (histogram),
   ``ci_provider_requests_total``, ``ci_provider_rate_limited_total`` and
-  ``ci_sync_lease_losses_total``, per connection (totals kept by ``record_sync``);
+  ``ci_sync_lease_losses_total``, per connection (totals kept on the connection by ``totals_after``);
 - ``ci_connection_up`` and ``ci_connection_last_sync_timestamp_seconds`` per connection;
 - ``ci_queue_depth``: tasks waiting in the broker (Redis only; the filesystem broker of the
   embedded default has no cheap count)."""
@@ -19,7 +19,7 @@ import os
 from collections.abc import Iterator
 
 from django.conf import settings
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
@@ -27,19 +27,20 @@ from prometheus_client.registry import Collector
 
 from dashboard.models import Connection, Health, SyncRun
 
-from .models import SyncCounters
-
 log = logging.getLogger(__name__)
 
 DURATION_BUCKETS = (0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
+TOTALS = [name for name in Connection.SYNC_WRITTEN if name.startswith("sync_")]
 # What the sync engine writes into a SyncRun's error when its lease ran out mid-sync.
 LEASE_LOST = "lease ran out"
 RATE_LIMITED = "Rate limited"
 
 
 # Counting, in the worker ---------------------------------------------------------------
-def record_sync(sender, connection: Connection, run: SyncRun, **kwargs) -> None:
-    """``sync_finished`` receiver: add one sync to its connection's totals."""
+def totals_after(connection: Connection, run: SyncRun) -> dict[str, object]:
+    """The connection's sync totals with ``run`` counted, to be written with the sync's own
+    bookkeeping in one statement. ``connection`` was read after its lease was taken, and
+    only the lease holder counts, so adding to what it read loses nothing."""
     error = run.error or ""
     # A SyncRun that counts the provider's 429 answers is used when it has one; otherwise
     # a sync that ended rate-limited counts once.
@@ -47,20 +48,19 @@ def record_sync(sender, connection: Connection, run: SyncRun, **kwargs) -> None:
     if rate_limited is None:
         rate_limited = int(error.startswith(RATE_LIMITED))
     duration = run.duration or 0.0
-    with transaction.atomic():
-        counters, _ = SyncCounters.objects.select_for_update().get_or_create(connection_id=connection.pk)
-        buckets = list(counters.duration_buckets or [])
-        buckets += [0] * (len(DURATION_BUCKETS) + 1 - len(buckets))
-        buckets[bisect.bisect_left(DURATION_BUCKETS, duration)] += 1
-        counters.duration_buckets = buckets
-        counters.duration_sum += duration
-        counters.syncs += 1
-        counters.failures += int(run.status == SyncRun.Status.FAILED)
-        counters.partials += int(run.status == SyncRun.Status.PARTIAL)
-        counters.requests += run.requests or 0
-        counters.rate_limited += rate_limited
-        counters.lease_losses += int(LEASE_LOST in error)
-        counters.save()
+    buckets = list(connection.sync_duration_buckets or [])
+    buckets += [0] * (len(DURATION_BUCKETS) + 1 - len(buckets))
+    buckets[bisect.bisect_left(DURATION_BUCKETS, duration)] += 1
+    return {
+        "sync_count": connection.sync_count + 1,
+        "sync_requests": connection.sync_requests + (run.requests or 0),
+        "sync_failures": connection.sync_failures + int(run.status == SyncRun.Status.FAILED),
+        "sync_partials": connection.sync_partials + int(run.status == SyncRun.Status.PARTIAL),
+        "sync_rate_limited": connection.sync_rate_limited + rate_limited,
+        "sync_lease_losses": connection.sync_lease_losses + int(LEASE_LOST in error),
+        "sync_seconds": connection.sync_seconds + duration,
+        "sync_duration_buckets": buckets,
+    }
 
 
 # Reading, in the web process -----------------------------------------------------------
@@ -128,28 +128,26 @@ class DashboardCollector(Collector):
         last = GaugeMetricFamily(
             "ci_connection_last_sync_timestamp_seconds", "When the connection last synced (Unix time).", labels=labels
         )
-        counters = {c.connection_id: c for c in SyncCounters.objects.all()}
-        for connection in Connection.objects.only("pk", "slug", "kind", "health", "last_synced_at"):
-            values = [connection.slug, connection.kind]
-            up.add_metric(values, 1.0 if connection.health == Health.OK else 0.0)
-            if connection.last_synced_at:
-                last.add_metric(values, connection.last_synced_at.timestamp())
-            c = counters.get(connection.pk)
-            if c is None:
+        for c in Connection.objects.only("pk", "slug", "kind", "health", "last_synced_at", *TOTALS):
+            values = [c.slug, c.kind]
+            up.add_metric(values, 1.0 if c.health == Health.OK else 0.0)
+            if c.last_synced_at:
+                last.add_metric(values, c.last_synced_at.timestamp())
+            if not c.sync_count:
                 continue
-            ok = c.syncs - c.failures - c.partials
-            for status, count in (("ok", ok), ("partial", c.partials), ("failed", c.failures)):
+            ok = c.sync_count - c.sync_failures - c.sync_partials
+            for status, count in (("ok", ok), ("partial", c.sync_partials), ("failed", c.sync_failures)):
                 syncs.add_metric([*values, status], count)
-            failures.add_metric(values, c.failures)
-            requests.add_metric(values, c.requests)
-            limited.add_metric(values, c.rate_limited)
-            leases.add_metric(values, c.lease_losses)
-            per_bucket = list(c.duration_buckets or []) + [0] * (len(DURATION_BUCKETS) + 1)
+            failures.add_metric(values, c.sync_failures)
+            requests.add_metric(values, c.sync_requests)
+            limited.add_metric(values, c.sync_rate_limited)
+            leases.add_metric(values, c.sync_lease_losses)
+            per_bucket = list(c.sync_duration_buckets or []) + [0] * (len(DURATION_BUCKETS) + 1)
             cumulative, running = [], 0
             for bound, count in zip((*DURATION_BUCKETS, float("inf")), per_bucket, strict=False):
                 running += count
                 cumulative.append(("+Inf" if bound == float("inf") else str(bound), running))
-            durations.add_metric(values, cumulative, c.duration_sum)
+            durations.add_metric(values, cumulative, c.sync_seconds)
         return [syncs, failures, requests, limited, leases, durations, up, last]
 
 

@@ -17,14 +17,24 @@ ICONS = {
 }
 
 
-@register.inclusion_tag("dashboard/partials/state.html")
-def state_badge(obj) -> dict:
+@register.simple_tag
+def state_badge(obj) -> str:
+    """The state as a coloured badge; the provider's own word on hover. A simple tag, not
+    an included template: lists draw one per row."""
+    from django.utils.html import format_html
+
     state = getattr(obj, "state", "unknown")
     raw = getattr(obj, "raw_state", "")
     label = f"unknown ({raw})" if state == "unknown" else state
     if getattr(obj, "allowed_failure", False):
         label, state = "failed (allowed)", "soft-failed"
-    return {"state": state, "label": label, "icon": ICONS.get(obj.state, "?"), "raw": raw}
+    return format_html(
+        '<span class="state state-{}" title="provider state: {}">{} {}</span>',
+        state,
+        raw or "—",
+        ICONS.get(obj.state, "?"),
+        label,
+    )
 
 
 @register.filter

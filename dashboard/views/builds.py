@@ -7,6 +7,7 @@ from dashboard.filters import BuildFilter
 from dashboard.models import Build, Project
 from dashboard.pagination import keyset_page
 from dashboard.states import ACTIVE
+from providers.registry import KIND_CHOICES
 
 from .common import build_or_404
 
@@ -21,7 +22,7 @@ def build_list(request: HttpRequest) -> HttpResponse:
     marker = freshness.marker_of(connections)
     if (unchanged := freshness.unchanged(request, marker)) is not None:
         return unchanged
-    queryset = Build.objects.select_related("connection", "project", "pipeline").defer("raw", "commit_message")
+    queryset = Build.objects.listed().defer("commit_message")
     filters = BuildFilter(request.GET, queryset=queryset)
     page = keyset_page(filters.qs, request.GET.get("after"), PAGE_SIZE)
     query = request.GET.copy()
@@ -37,6 +38,7 @@ def build_list(request: HttpRequest) -> HttpResponse:
         "poll_seconds": freshness.POLL_SECONDS,
     }
     if not request.htmx:
+        context["provider_choices"] = KIND_CHOICES
         # Suggestions for the Project filter (which matches a name or a provider id exactly).
         context["project_names"] = (
             Project.objects.order_by("name").values_list("name", flat=True).distinct()[:PROJECT_SUGGESTIONS]

@@ -268,10 +268,11 @@ class Adapter:
         )
 
     def control_answers(self, ctx: SyncContext) -> bool:
-        if ctx.control is None:
+        control = ctx.control()
+        if control is None:
             return False
         try:
-            self.read_build(ctx.control)
+            self.read_build(control)
         except CONNECTION_ERRORS:
             raise
         except ProviderError:

@@ -160,7 +160,8 @@ class LogPiece:
 class SyncContext:
     """What a sync starts from, so adapters never query the database themselves: the
     stored cursor; the builds to read again (``repoll``); a build we hold as finished
-    that can be read to check the provider answers normally (``control``); which of
+    that can be read to check the provider answers normally (``control()``, looked up
+    only when a 404 needs it); which of
     some builds we hold as finished (never to be fetched again; builds marked gone are
     not among them, so a listing that shows one again has it read and restored); and
     ``stored(model, fields, **filters)``, a read-only look at this connection's rows
@@ -169,8 +170,13 @@ class SyncContext:
     cursor: dict
     repoll: list[HeldBuild]
     finished_ids: Callable[[list[str]], set[str]]
-    control: HeldBuild | None = None
+    find_control: Callable[[], HeldBuild | None] = lambda: None
     stored: Callable[..., list[dict]] = lambda model, fields=(), **filters: []
+
+    def control(self) -> HeldBuild | None:
+        if not hasattr(self, "_control"):
+            self._control = self.find_control()
+        return self._control
 
 
 @dataclass

@@ -199,8 +199,7 @@ def test_the_unhealthy_message_masks_a_credential_the_provider_echoed(jp, receiv
     jp.health = "unreachable"
     jp.last_error = f"The provider failed (502): upstream said Authorization: Bearer {secret}"
     jp.save()
-    run = SyncRun.objects.create(connection=jp, status="failed")
-    SyncRun.objects.filter(pk=run.pk).update(started_at=timezone.now() - timedelta(minutes=10))  # auto_now_add
+    SyncRun.objects.create(connection=jp, status="failed", started_at=timezone.now() - timedelta(minutes=10))
 
     [event] = events.unhealthy(jp, [rule], timezone.now())
 

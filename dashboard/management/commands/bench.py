@@ -13,10 +13,13 @@ not promises about other hardware.
   against simulators in processes of their own;
 - fan-out: 1,000 connections due every 60 s on beat and 1, then 2 worker processes
   (PostgreSQL and Redis only; a few minutes);
+- freshness: how soon an open builds list shows a build that arrived or finished at a
+  provider, with beat, a worker and gunicorn in processes of their own (PostgreSQL and
+  Redis only; about two minutes);
 - insights: its own history and pages (``dashboard.insights.bench``).
 
-``--quick`` is the CI-sized run (well under a minute): small sizes, no fan-out unless
-asked for."""
+``--quick`` is the CI-sized run (well under a minute): small sizes, no fan-out or
+freshness unless asked for (``--fanout``, ``--only``)."""
 
 from __future__ import annotations
 
@@ -28,11 +31,11 @@ from django.db import connection as db
 from django.utils import timezone
 
 from dashboard.benchmarks import fanout as fan_out
-from dashboard.benchmarks import pages, syncs
+from dashboard.benchmarks import freshness, pages, syncs
 from dashboard.benchmarks.common import Row, fresh_database
 from dashboard.insights import bench as insights_bench
 
-SECTIONS = ("pages", "syncs", "fanout", "insights")
+SECTIONS = ("pages", "syncs", "fanout", "freshness", "insights")
 
 
 class Command(BaseCommand):
@@ -66,6 +69,8 @@ class Command(BaseCommand):
             raise CommandError(f"unknown section(s) {', '.join(sorted(unknown))}; known: {', '.join(SECTIONS)}")
         if quick and "fanout" in chosen and not (fanout or only):
             chosen.remove("fanout")
+        if quick and "freshness" in chosen and not only:
+            chosen.remove("freshness")
         postgres = db.vendor == "postgresql"
         if scale is None:
             scale = 20_000 if quick else 1_000_000 if postgres else 100_000
@@ -86,6 +91,8 @@ class Command(BaseCommand):
                         if quick
                         else fan_out.figures(connections=connections)
                     )
+                elif section == "freshness":
+                    rows += freshness.figures(quick)
                 elif section == "insights" and insights_jobs:
                     client = pages.client_for_bench()
                     rows += [Row(*r) for r in insights_bench.figures(client, insights_jobs)]

@@ -1,6 +1,6 @@
 """What every provider simulator shares (development and tests only: production code
 never imports a ``sim`` package)."""
 
-from .simulator import Clock, Faults, RequestRecord, Scale, Simulator
+from .simulator import EVENTS_PATH, Clock, Faults, RequestRecord, Scale, Simulator
 
-__all__ = ["Clock", "Faults", "RequestRecord", "Scale", "Simulator"]
+__all__ = ["EVENTS_PATH", "Clock", "Faults", "RequestRecord", "Scale", "Simulator"]

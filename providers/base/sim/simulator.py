@@ -23,6 +23,10 @@ from werkzeug.wrappers import Request, Response
 
 log = logging.getLogger(__name__)
 
+# Not part of any provider's API: the simulator's own record of when builds arrived and
+# finished (``Simulator.events``), for the freshness benchmark.
+EVENTS_PATH = "/_sim/events"
+
 
 def _parse_knobs(cls, text: str | None, aliases: dict[str, str] | None = None):
     """``"a=1,b=0.5"`` -> ``cls(a=1, b=0.5)``; unknown names are an error, not ignored."""
@@ -180,6 +184,12 @@ class Simulator:
         state}}``. The fault tests compare the database with it."""
         raise NotImplementedError
 
+    def events(self) -> list[dict] | None:
+        """When each build arrived and finished (epoch seconds; ``finished`` None while it
+        has not), for measuring how soon the dashboard shows them; None when this
+        simulator does not say. Read-only, at ``EVENTS_PATH``, outside the provider's API."""
+        return None
+
     def server_error(self, status: int) -> Response:
         return Response("Internal error", status=status, mimetype="text/plain")
 
@@ -268,6 +278,9 @@ class Simulator:
         return self.server_error(int(status))
 
     def _respond(self, request: Request) -> Response:
+        if request.path == EVENTS_PATH and request.method == "GET":
+            events = self.events()
+            return self.not_found(request) if events is None else self.json(events)
         faults = self.faults
         forced = self._scripted()
         if forced is not None:
@@ -350,4 +363,4 @@ class Simulator:
             )
 
 
-__all__ = ["Clock", "Faults", "Scale", "Simulator"]
+__all__ = ["EVENTS_PATH", "Clock", "Faults", "Scale", "Simulator"]

@@ -113,6 +113,22 @@ class PrunnerSimulator(Simulator):
                     jobs[f"{job.id}:{task.name}"] = task_truth(view, state)
             return {"builds": builds, "jobs": jobs}
 
+    def events(self) -> list[dict]:
+        """Each job prunner holds: when it was created, and when it completed or was
+        canceled before it started (None while neither)."""
+        with self.lock:
+            t = self.now()
+            self.world.advance(t)
+            out = []
+            for job in self.world.jobs.values():
+                finished = None
+                if job.start is None and job.canceled_at is not None and job.canceled_at <= t:
+                    finished = job.canceled_at
+                elif job.completed(t):
+                    finished = job.run.end
+                out.append({"id": job.id, "arrived": job.created, "finished": finished})
+            return out
+
     # Base hooks ----------------------------------------------------------------------
     def routes(self) -> list[Rule]:
         return [
