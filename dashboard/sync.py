@@ -371,20 +371,17 @@ def prefetch_logs(adapter, job_ids: list[int]) -> list[str]:
     )
     if not jobs:
         return problems
-    # Where each log resumes; a job without a stored log starts from nothing.
-    cursors = {
-        job_id: dict(cursor or {})
-        for job_id, cursor in Log.objects.filter(job__in=jobs).values_list("job_id", "cursor")
-    }
+    logs = [log_for(job) for job in jobs]  # each resumes from its stored cursor
 
-    def fetch(job: Job) -> LogPiece | Exception:
+    def fetch(pair: tuple[Job, Log]) -> LogPiece | Exception:
+        job, log = pair
         try:
-            return adapter.fetch_log(job, cursors.get(job.pk, {}))
+            return adapter.fetch_log(job, dict(log.cursor or {}))
         except Exception as exc:  # taken up in the jobs' order below
             return exc
 
-    for job, piece in zip(jobs, adapter.client.concurrently(fetch, jobs), strict=True):
-        log = log_for(job)
+    pairs = list(zip(jobs, logs, strict=True))
+    for (job, log), piece in zip(pairs, adapter.client.concurrently(fetch, pairs), strict=True):
         if isinstance(piece, (AuthError, Unavailable, RateLimited, BoundReached)):
             raise piece
         if isinstance(piece, ProviderError):
@@ -392,8 +389,7 @@ def prefetch_logs(adapter, job_ids: list[int]) -> list[str]:
             continue
         if isinstance(piece, Exception):
             raise piece
-        if not log.complete:
-            store_piece(job, log, cursors.get(job.pk, {}), piece)
+        store_piece(job, log, dict(log.cursor or {}), piece)  # drops it if the log moved on meanwhile
     return problems
 
 

@@ -168,7 +168,7 @@ def resolve(host: str, port: int, policy: Policy | None = None) -> list[str]:
 
 def origin(url: str | httpx.URL) -> tuple[str, str, int]:
     """(scheme, host, port) with the scheme's default port filled in."""
-    parsed = httpx.URL(str(url))
+    parsed = url if isinstance(url, httpx.URL) else httpx.URL(url)  # an httpx.URL is parsed already
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
     return parsed.scheme, parsed.host.lower(), port
 
@@ -235,8 +235,7 @@ class PolicyTransport(httpx.HTTPTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
-        # The request's URL is parsed already: its origin is read from it, not parsed again.
-        here = (url.scheme, url.host.lower(), url.port or (443 if url.scheme == "https" else 80))
+        here = origin(url)
         if self.origin is not None and here != self.origin:
             scheme, host, port = here
             raise OutboundRefused(f"{scheme}://{host}:{port} is not this connection's address")
