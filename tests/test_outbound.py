@@ -97,6 +97,19 @@ def test_loopback_is_refused_unless_allowed(semaphore, settings):
     assert semaphore.health == Health.OK
 
 
+def test_an_address_allowed_once_is_refused_as_soon_as_the_policy_refuses_it(semaphore, settings):
+    # The pooled client remembers what it allowed; that memory must not outlive the policy.
+    settings.OUTBOUND_ALLOW_LOOPBACK = True
+    sync_connection(semaphore.pk)
+    semaphore.refresh_from_db()
+    assert semaphore.health == Health.OK
+
+    settings.OUTBOUND_ALLOW_LOOPBACK = False
+    sync_connection(semaphore.pk)
+    semaphore.refresh_from_db()
+    assert semaphore.health == Health.UNREACHABLE and "OUTBOUND_ALLOW_LOOPBACK" in semaphore.last_error
+
+
 @pytest.fixture
 def resolver(monkeypatch):
     """The system resolver's answers for made-up names (the rest resolve as usual)."""

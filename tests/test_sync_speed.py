@@ -6,7 +6,7 @@ and dispatch that stays bounded whatever the backlog."""
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection as connection_db
@@ -198,3 +198,21 @@ def test_dispatch_takes_the_most_overdue_connections_up_to_its_limit(db, setting
 
     overdue = list(Connection.objects.order_by("slug").values_list("pk", flat=True))
     assert sorted(first) == sorted(overdue[3:5]) and sorted(second) == sorted(overdue[1:3])
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(2026, 11, 27, 21, 4, 5, 123456, tzinfo=UTC),
+        datetime(2024, 2, 29, 0, 0, tzinfo=UTC),
+        datetime(1, 1, 1, tzinfo=UTC),
+        datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(2026, 3, 29, 1, 30, tzinfo=timezone.get_fixed_timezone(120)),  # given in another zone
+    ],
+)
+def test_a_timestamp_reads_back_as_the_moment_written(connection, moment):
+    # PostgreSQL's timestamps are read by our faster loader (dashboard/dbtime.py).
+    Project.objects.create(connection=connection, external_id="p", name="p")
+    Build.objects.create(connection=connection, external_id="b", state="passed", created_at=moment)
+    read = Build.objects.get(connection=connection, external_id="b").created_at
+    assert read == moment and read.utcoffset() == timedelta(0)
