@@ -163,8 +163,7 @@ def lanes(queryset: QuerySet | None = None, scan: int = SCAN) -> list[Lane]:
 def running_now(limit: int = RUNNING_SHOWN) -> list[Build]:
     return list(
         Build.objects.filter(state__in=ACTIVE, gone=False)
-        .listed()
-        .defer("commit_message")
+        .rows()
         .order_by("-created_at", "-id")[:limit]
     )
 

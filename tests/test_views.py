@@ -235,3 +235,29 @@ def test_a_failing_provider_is_asked_briefly_while_a_person_waits_for_a_log(
     # A viewer reads the trouble classified, never the provider's own words.
     assert b"unreachable: the provider could not be reached" in tail.content
     assert semaphore_sim.count("/api/v1alpha/logs/") - before == 2  # two tries, not a sync's four
+
+
+def test_a_build_row_shows_what_the_provider_said_escaped_and_shortened(viewer_client, synced):
+    build = Build.objects.select_related("pipeline", "project").exclude(pipeline=None).exclude(project=None).first()
+    title = "<img src=x onerror=alert(1)> & " + "long " * 30
+    Build.objects.filter(pk=build.pk).update(
+        title=title, branch="fix/<b>&co", commit_sha="0123456789abcdef", started_at=None, gone=True
+    )
+    escaped_start = "&lt;img src=x onerror=alert(1)&gt; &amp; long"
+    for url, wide in ((reverse("builds"), True), (build.project.get_absolute_url(), False)):
+        body = viewer_client.get(url).content.decode()
+        pattern = rf'<tr class="build-row[^"]*" data-external-id="{re.escape(build.external_id)}">.*?</tr>'
+        row = re.search(pattern, body, re.S)
+        assert row, url
+        row = row.group(0)
+        assert "<img" not in row and "<b>" not in row
+        assert escaped_start in row and "fix/&lt;b&gt;&amp;co" in row
+        shown = re.search(r'<a href="[^"]+">([^<]*)</a>', row).group(1)
+        assert shown.endswith("…") and len(shown.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")) == 90
+        assert f"state-{build.state}" in row
+        if wide:
+            assert "not started · created <time" in row and "no longer on the provider" in row
+            assert "<code>0123456</code>" in row and build.pipeline.name in row
+            assert build.project.name in row and synced.name in row
+        else:
+            assert '<span class="sub">not started</span>' in row

@@ -72,6 +72,20 @@ class BuildQuerySet(models.QuerySet):
             "pipeline__raw",
         )
 
+    def rows(self) -> "BuildQuerySet":
+        """Builds as a table row draws them (``build_row``, the overview's "running now"):
+        only the columns shown, with the names of their connection, project and pipeline.
+        Making each instance costs per column read, and a page makes fifty."""
+        return self.select_related("connection", "project", "pipeline").only(*ROW_FIELDS)
+
+
+# What ``BuildQuerySet.rows`` reads.
+ROW_FIELDS = (
+    *("external_id", "number", "title", "branch", "commit_sha", "state", "raw_state", "gone"),
+    *("created_at", "started_at", "finished_at"),
+    *("connection__kind", "connection__slug", "connection__name", "project__name", "pipeline__name"),
+)
+
 
 class Build(ProviderRow):
     """One run of a pipeline, whatever the provider calls it."""

@@ -22,7 +22,7 @@ def build_list(request: HttpRequest) -> HttpResponse:
     marker = freshness.marker_of(connections)
     if (unchanged := freshness.unchanged(request, marker)) is not None:
         return unchanged
-    queryset = Build.objects.listed().defer("commit_message")
+    queryset = Build.objects.rows()
     filters = BuildFilter(request.GET, queryset=queryset)
     page = keyset_page(filters.qs, request.GET.get("after"), PAGE_SIZE)
     query = request.GET.copy()

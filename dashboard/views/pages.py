@@ -16,7 +16,7 @@ RECENT = 20
 
 
 def _recent_builds(request: HttpRequest, **lookup):
-    builds = Build.objects.filter(**lookup).listed()
+    builds = Build.objects.filter(**lookup).rows()
     return keyset_page(builds, request.GET.get("after"), RECENT)
 
 
