@@ -1,7 +1,7 @@
 import os
 
 from celery import Celery
-from celery.signals import after_setup_logger, after_setup_task_logger, task_postrun
+from celery.signals import after_setup_logger, after_setup_task_logger, task_postrun, worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
 
@@ -53,3 +53,11 @@ def close_database_connections(task=None, **kwargs) -> None:
     for connection in connections.all(initialized_only=True):
         if not connection.in_atomic_block:
             connection.close()
+
+
+@worker_ready.connect
+def settle_worker(**kwargs) -> None:
+    # Tasks are loaded: keep full collections from walking them during every sync.
+    from dashboard.startup import settle
+
+    settle()

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from dashboard import logstore
 from dashboard.models import Build, Connection, Job, Pipeline, Project
+from dashboard.startup import settle
 
 from .common import Row, percentile
 
@@ -42,6 +43,7 @@ def client_for_bench() -> Client:
     )
     client = Client(HTTP_HOST="127.0.0.1")
     client.force_login(user)
+    settle()  # as the web server does once the app is loaded (dashboard/wsgi.py)
     return client
 
 
