@@ -20,7 +20,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db.models import F, Q
@@ -306,14 +306,18 @@ def _finish(connection: Connection, run: SyncRun, adapter, outcome: Outcome, sta
     if not failures and interval > settings.SYNC_ACTIVE_INTERVAL and something_runs(connection):
         interval = settings.SYNC_ACTIVE_INTERVAL  # running builds are polled faster than history
     wait = timedelta(seconds=next_wait(interval, failures, outcome.wait))
-    # On schedule from when it fell due, so the period does not drift by each sync's length.
-    base = connection.due_at if connection.due_at and not (failures or outcome.wait) else now
+    if failures or outcome.wait:
+        next_at = now + wait  # a backoff, or what the provider asked for: never earlier
+    else:
+        # From when it fell due, so the period does not drift by each sync's length, and
+        # on the connection's own slot, so connections that fell due together spread out.
+        next_at = on_slot(connection.pk, (connection.due_at or now) + wait, wait)
     written = {
         "health": health,
         "last_error": error,
         "last_synced_at": now,
         "failures": failures,
-        "next_sync_at": max(base + wait, now + timedelta(seconds=1)),
+        "next_sync_at": max(next_at, now + timedelta(seconds=1)),
         "due_at": None,
         "last_sync_lag": (run.started_at - connection.due_at).total_seconds() if connection.due_at else None,
     }
@@ -341,6 +345,26 @@ def prune_runs(connection: Connection) -> None:
     )
     if oldest_kept is not None:
         SyncRun.objects.filter(connection=connection, id__lt=oldest_kept).delete()
+
+
+# Knuth's multiplicative hash: consecutive keys land far apart on the unit interval.
+_SPREAD = 2654435761
+
+
+def on_slot(key: int, moment: datetime, period: timedelta) -> datetime:
+    """The slot nearest ``moment`` on ``key``'s grid: slots ``period`` apart, offset by a
+    fraction of the period fixed per key (as Prometheus spreads its scrape targets).
+    Connections that fell due together (at start, after an outage or a burst of manual
+    syncs) would otherwise stay together, each period's work arriving at once; on their
+    slots they spread evenly over the period by their next sync, and stay spread. A
+    connection already on its slot keeps its period exactly; one off it moves by at most
+    half a period, once."""
+    seconds = period.total_seconds()
+    if seconds <= 0:
+        return moment
+    offset = (key * _SPREAD % 2**32) / 2**32 * seconds
+    slot = round((moment.timestamp() - offset) / seconds)
+    return datetime.fromtimestamp(offset + slot * seconds, tz=UTC)
 
 
 def next_wait(interval: float, failures: int, asked: float | None) -> float:

@@ -240,3 +240,47 @@ def test_a_sync_falling_due_between_two_looks_of_beat_starts_when_due_not_at_the
     soon.refresh_from_db()
     assert soon.due_at == now + timedelta(seconds=1.5)  # its lag is counted from then
     assert tasks.dispatch_due_syncs() == [], "held while it waits and runs"
+
+
+def test_connections_that_fell_due_together_spread_over_their_interval_and_keep_their_period():
+    from collections import Counter
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from dashboard.sync import on_slot
+
+    moment, period = timezone.now(), timedelta(seconds=60)
+    slots = {pk: on_slot(pk, moment, period) for pk in range(1000, 1100)}
+    offsets = [(slot - moment).total_seconds() for slot in slots.values()]
+    assert all(-30 <= offset <= 30 for offset in offsets), "moved by at most half a period"
+    tenths = Counter(min(int((offset + 30) // 6), 9) for offset in offsets)
+    assert all(5 <= tenths[i] <= 15 for i in range(10)), f"spread over the period: {sorted(tenths.items())}"
+    for pk, slot in slots.items():
+        assert on_slot(pk, slot + period, period) == slot + period, "on its slot, the period is kept exactly"
+        assert on_slot(pk, slot + period + timedelta(seconds=7), period) == slot + period
+
+
+def test_a_sync_sets_its_next_time_on_the_connections_slot(semaphore, semaphore_sim, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from dashboard.sync import on_slot
+
+    settings.SYNC_ACTIVE_INTERVAL = semaphore.sync_interval  # one interval, running builds or not
+    period = timedelta(seconds=semaphore.sync_interval)
+    due = timezone.now() - timedelta(seconds=1)
+    Connection.objects.filter(pk=semaphore.pk).update(due_at=due)
+
+    sync_connection(semaphore.pk)
+
+    semaphore.refresh_from_db()
+    assert semaphore.next_sync_at == on_slot(semaphore.pk, due + period, period)
+    assert abs(semaphore.next_sync_at - (due + period)) <= period / 2
+    # The next sync, due on that slot, keeps the period exactly.
+    Connection.objects.filter(pk=semaphore.pk).update(due_at=semaphore.next_sync_at)
+    on_time = semaphore.next_sync_at
+    sync_connection(semaphore.pk)
+    semaphore.refresh_from_db()
+    assert semaphore.next_sync_at == on_time + period
