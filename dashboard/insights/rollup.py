@@ -205,16 +205,19 @@ def group_key(b: dict) -> tuple:
 
 def add_values(total: dict, values: dict) -> dict:
     """Add one row's figures into ``total`` in place: counts and histograms add up, the
-    last failure is the later one."""
+    last failure is the later one. Histograms are summed as they come (bucket numbers as
+    integers) and the p95 bucket is left to ``finished``: a row of a span or of every
+    branch sums many, and ordering and reading the sum again after each part cost most
+    of a refresh."""
     for name, value in values.items():
         if name.startswith("last_failure") or name == "p95_bucket":
             continue
         if name.endswith("_hist"):
-            total[name] = buckets.merged([total.get(name), value])
+            buckets.add(total.setdefault(name, {}), value)
         else:
             total[name] = total.get(name, 0) + value
     if "p95_bucket" in values:
-        total["p95_bucket"] = buckets.percentile_bucket(total["duration_hist"], 0.95)
+        total["p95_bucket"] = None
     if "last_failure_at" in values:
         total.setdefault("last_failure_at", None)
         total.setdefault("last_failure_job", 0)
@@ -226,6 +229,18 @@ def add_values(total: dict, values: dict) -> dict:
     return total
 
 
+def finished(totals: dict[tuple, dict]) -> dict[tuple, dict]:
+    """Rows summed by ``add_values``, as they are stored: each histogram's buckets in
+    order under string keys, and the p95 bucket of the summed durations."""
+    for total in totals.values():
+        for name, value in total.items():
+            if name.endswith("_hist"):
+                total[name] = {str(b): cell for b, cell in sorted(value.items())}
+        if "p95_bucket" in total:
+            total["p95_bucket"] = buckets.percentile_bucket(total["duration_hist"], 0.95)
+    return totals
+
+
 def summed(rows: Rows) -> Rows:
     """The every-branch rows: each branch row added into the row of its pipeline and day."""
     found: Rows = {model: {} for model in KEYS}
@@ -233,7 +248,7 @@ def summed(rows: Rows) -> Rows:
         for key, values in by_key.items():
             if key[2] != ALL_BRANCHES:
                 add_values(found[model].setdefault((key[0], key[1], ALL_BRANCHES, *key[3:]), {}), values)
-    return found
+    return {model: finished(totals) for model, totals in found.items()}
 
 
 def overall(pipeline_rows: Rows) -> Rows:
@@ -248,7 +263,7 @@ def overall(pipeline_rows: Rows) -> Rows:
                 add_values(
                     found[model].setdefault((connection_id, ALL_PIPELINES, branch, day, project, *rest), {}), values
                 )
-    return found
+    return {model: finished(totals) for model, totals in found.items()}
 
 
 def stored_rows(queryset, model) -> dict[tuple, dict]:

@@ -51,7 +51,7 @@ def refresh_days(connection_id: int, days: dict[date, set[int]]) -> None:
 
 def recompute(connection_id: int, span: int, begin: int, pipelines: set[int]) -> None:
     """One span of these pipelines, starting on day ordinal ``begin``, from its halves."""
-    from .rollup import add_values
+    from .rollup import add_values, finished
 
     half = span // 2
     if half == 1:
@@ -77,13 +77,13 @@ def recompute(connection_id: int, span: int, begin: int, pipelines: set[int]) ->
     replace_rows(
         JobSpan.objects.filter(connection_id=connection_id, pipeline_key__in=pipelines, span=span, start=start),
         KEY,
-        totals,
+        finished(totals),
     )
 
 
 def rebuild(connection_id: int) -> None:
     """Every span of a connection, from its every-branch job rows (after a rebuild)."""
-    from .rollup import add_values
+    from .rollup import add_values, finished
 
     JobSpan.objects.filter(connection_id=connection_id).delete()
     level: dict[tuple, dict] = {}
@@ -96,6 +96,7 @@ def rebuild(connection_id: int) -> None:
         upper: dict[tuple, dict] = {}
         for (pipeline_key, project_key, name, n), values in level.items():
             add_values(upper.setdefault((pipeline_key, project_key, name, n - n % span), {}), values)
+        finished(upper)
         JobSpan.objects.bulk_create(
             [
                 JobSpan(
