@@ -149,7 +149,10 @@ def finished_ids(connection: Connection, external_ids: list[str]) -> set[str]:
     listing that shows one again gets it read and restored."""
     return set(
         Build.objects.filter(
-            connection=connection, external_id__in=[i for i in external_ids if i], state__in=FINISHED, gone=False
+            AnyOf(F("external_id"), [i for i in external_ids if i]),
+            connection=connection,
+            state__in=FINISHED,
+            gone=False,
         ).values_list("external_id", flat=True)
     )
 
