@@ -273,3 +273,13 @@ def test_logs_made_together_are_the_logs_made_one_by_one(connection):
 def test_membership_in_an_empty_list_asks_nothing(connection, django_assert_num_queries):
     with django_assert_num_queries(0):
         assert list(Build.objects.filter(AnyOf(F("external_id"), []))) == []
+
+
+def test_timestamps_repeated_in_one_result_read_back_as_written(connection):
+    Project.objects.create(connection=connection, external_id="p", name="p")
+    first, second = datetime(2026, 11, 27, 21, 4, 5, 123456, tzinfo=UTC), datetime(2026, 11, 27, 21, 4, 5, tzinfo=UTC)
+    moments = [first, second, first, second, second, datetime(1, 1, 1, tzinfo=UTC), first]
+    for i, moment in enumerate(moments):
+        Build.objects.create(connection=connection, external_id=f"b{i}", state="passed", created_at=moment)
+    read = list(Build.objects.filter(connection=connection).order_by("pk").values_list("created_at", flat=True))
+    assert read == moments and all(r.utcoffset() == timedelta(0) for r in read)
