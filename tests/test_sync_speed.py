@@ -283,3 +283,22 @@ def test_timestamps_repeated_in_one_result_read_back_as_written(connection):
         Build.objects.create(connection=connection, external_id=f"b{i}", state="passed", created_at=moment)
     read = list(Build.objects.filter(connection=connection).order_by("pk").values_list("created_at", flat=True))
     assert read == moments and all(r.utcoffset() == timedelta(0) for r in read)
+
+
+def test_membership_by_integer_keys_is_asked_in_the_columns_type(connection):
+    # psycopg would send small ids as smallint[]: compared with a bigint column the server
+    # then checks every element for every row instead of hashing the list.
+    Project.objects.create(connection=connection, external_id="p", name="p")
+    made = [
+        Build.objects.create(connection=connection, external_id=f"b{i}", state="passed", created_at=timezone.now())
+        for i in range(3)
+    ]
+    wanted = [made[0].pk, made[2].pk]
+    queryset = Build.objects.filter(AnyOf(F("pk"), wanted))
+    sql, _ = queryset.query.sql_with_params()
+    if connection_db.vendor == "postgresql":
+        assert f"= ANY(%s::{Build._meta.pk.db_type(connection_db)}[])" in sql
+    assert sorted(queryset.values_list("pk", flat=True)) == sorted(wanted)
+    assert list(Build.objects.filter(AnyOf(F("external_id"), ["b1", "nope"])).values_list("pk", flat=True)) == [
+        made[1].pk
+    ]
