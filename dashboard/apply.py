@@ -62,18 +62,27 @@ def _columns_of(model: type[models.Model]) -> dict[str, tuple[str, int | None]]:
 def row_values(model: type[models.Model], values: dict[str, Any]) -> dict[str, Any]:
     """``values`` as the model stores them: strings cut to the column's length. A name
     the model does not have is a programming error and raises."""
-    columns = _columns_of(model)
     out = {}
-    for name, value in values.items():
-        found = columns.get(name)
-        if found is None:
-            model._meta.get_field(name)  # raises FieldDoesNotExist, as before
-            raise ValueError(f"{model.__name__}.{name} is not a column")
-        attname, max_length = found
+    for (attname, max_length), value in zip(_row_plan(model, tuple(values)), values.values(), strict=True):
         if max_length and isinstance(value, str) and len(value) > max_length:
             value = value[:max_length]
         out[attname] = value
     return out
+
+
+@functools.lru_cache(maxsize=512)
+def _row_plan(model: type[models.Model], names: tuple[str, ...]) -> tuple[tuple[str, int | None], ...]:
+    """(attname, max length) for each of ``names``: rows of one record type share their
+    names, so they are looked up once, not for every value of every row."""
+    columns = _columns_of(model)
+    plan = []
+    for name in names:
+        found = columns.get(name)
+        if found is None:
+            model._meta.get_field(name)  # raises FieldDoesNotExist, as before
+            raise ValueError(f"{model.__name__}.{name} is not a column")
+        plan.append(found)
+    return tuple(plan)
 
 
 @functools.cache

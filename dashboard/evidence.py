@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db.models import F, Q
 from django.utils import timezone
 
+from dashboard.lookups import AnyOf
 from dashboard.models import Build, Job
 from dashboard.models.base import ProviderRow
 from dashboard.models.registry import model_named
@@ -48,7 +49,7 @@ def restore(model_name: str, connection_id: int, external_ids: Iterable[str]) ->
     restored = 0
     for part in chunked(list(external_ids)):
         restored += (
-            model.objects.filter(connection_id=connection_id, external_id__in=part)
+            model.objects.filter(AnyOf(F("external_id"), part), connection_id=connection_id)
             .filter(Q(missing_count__gt=0) | Q(gone=True))
             .update(missing_count=0, missing_since=None, gone=False, fingerprint="")
         )

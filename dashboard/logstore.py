@@ -7,8 +7,10 @@ import zlib
 from collections.abc import Iterator
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
+from dashboard.lookups import AnyOf
 from dashboard.models import Job, Log, LogChunk
 from dashboard.models.builds import CHUNKS_PER_FETCH, inflate
 from providers.base.adapter import Adapter
@@ -22,6 +24,18 @@ SMALL_CHUNK = 64 * 1024
 def log_for(job: Job) -> Log:
     log, _ = Log.objects.get_or_create(job=job)
     return log
+
+
+def logs_for(jobs: list[Job]) -> list[Log]:
+    """``[log_for(job) for job in jobs]`` in a few statements rather than two per job:
+    the logs held are read together and the missing ones made together, in the jobs'
+    order (one made meanwhile by a page view is kept and read)."""
+    held = {log.job_id: log for log in Log.objects.filter(AnyOf(F("job_id"), [job.pk for job in jobs]))}
+    missing = [job.pk for job in jobs if job.pk not in held]
+    if missing:
+        Log.objects.bulk_create([Log(job_id=pk) for pk in missing], ignore_conflicts=True)
+        held.update((log.job_id, log) for log in Log.objects.filter(AnyOf(F("job_id"), missing)))
+    return [held[job.pk] for job in jobs]
 
 
 def append(log: Log, text: str) -> None:

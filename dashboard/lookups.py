@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
 from django.db.models import Lookup
 from django.db.models.lookups import In
+
+INTEGER_TYPES = frozenset({"smallint", "integer", "bigint"})
 
 
 class AnyOf(Lookup):
@@ -22,5 +25,12 @@ class AnyOf(Lookup):
     def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
         if connection.vendor != "postgresql":
             return In(self.lhs, self.rhs).as_sql(compiler, connection)
+        if not self.rhs:
+            raise EmptyResultSet  # as Django's IN: an empty list matches nothing, and asks nothing
         lhs, lhs_params = self.process_lhs(compiler, connection)
-        return f"{lhs} = ANY(%s)", [*lhs_params, self.rhs]
+        # psycopg sends a list of small ints as smallint[]: against a bigint column the
+        # server cannot hash the list and compares each row with every element (as slow
+        # as a long IN list was to build). The column's own integer type keeps it hashed.
+        db_type = self.lhs.output_field.db_type(connection)
+        cast = f"::{db_type}[]" if db_type in INTEGER_TYPES else ""
+        return f"{lhs} = ANY(%s{cast})", [*lhs_params, self.rhs]

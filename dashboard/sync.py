@@ -29,7 +29,7 @@ from django.utils import timezone
 from dashboard.apply import BatchResult, apply_batch, backoff
 from dashboard.evidence import Evidence
 from dashboard.key_rotation import refuse_unreadable_token
-from dashboard.logstore import log_for, store_piece
+from dashboard.logstore import logs_for, store_piece
 from dashboard.lookups import AnyOf
 from dashboard.models import Build, Connection, Health, Job, Log, SyncRun
 from dashboard.models.registry import model_named
@@ -149,7 +149,10 @@ def finished_ids(connection: Connection, external_ids: list[str]) -> set[str]:
     listing that shows one again gets it read and restored."""
     return set(
         Build.objects.filter(
-            connection=connection, external_id__in=[i for i in external_ids if i], state__in=FINISHED, gone=False
+            AnyOf(F("external_id"), [i for i in external_ids if i]),
+            connection=connection,
+            state__in=FINISHED,
+            gone=False,
         ).values_list("external_id", flat=True)
     )
 
@@ -395,7 +398,7 @@ def prefetch_logs(adapter, job_ids: list[int]) -> list[str]:
     )
     if not jobs:
         return problems
-    logs = [log_for(job) for job in jobs]  # each resumes from its stored cursor
+    logs = logs_for(jobs)  # each resumes from its stored cursor
 
     def fetch(pair: tuple[Job, Log]) -> LogPiece | Exception:
         job, log = pair

@@ -43,9 +43,13 @@ class UpsertResult:
     changed: list[str] = field(default_factory=list)
 
 
+# What ``json.dumps(fields, sort_keys=True, default=str, separators=(",", ":"))`` makes,
+# without making an encoder for every row.
+_FINGERPRINT_JSON = json.JSONEncoder(sort_keys=True, default=str, separators=(",", ":")).encode
+
+
 def fingerprint(fields: dict) -> str:
-    payload = json.dumps(fields, sort_keys=True, default=str, separators=(",", ":"))
-    return hashlib.md5(payload.encode(), usedforsecurity=False).hexdigest()
+    return hashlib.md5(_FINGERPRINT_JSON(fields).encode(), usedforsecurity=False).hexdigest()
 
 
 def chunked(seq: list, size: int = CHUNK) -> Iterable[list]:
@@ -116,10 +120,14 @@ def _columns(model: type[models.Model]) -> list[models.Field]:
 def _to_copy(column: models.Field) -> Callable[[Any], Any]:
     """How a value of this column goes into the copy stream."""
     if isinstance(column, models.JSONField):
-        # One encoder per column, not one per value (``json.dumps(cls=...)`` makes one each call).
-        encode = (column.encoder or json.JSONEncoder)(separators=(",", ":")).encode
-        return lambda v: None if v is None else encode(v)
+        return _json_encoder(column)
     return _plain
+
+
+def _json_encoder(column: models.JSONField) -> Callable[[Any], Any]:
+    # One encoder per column, not one per value (``json.dumps(cls=...)`` makes one each call).
+    encode = (column.encoder or json.JSONEncoder)(separators=(",", ":")).encode
+    return lambda v: None if v is None else encode(v)
 
 
 def _plain(v: Any) -> Any:
@@ -151,10 +159,18 @@ def _merge_copy(
         elif c.attname not in given:
             template[i] = defaults[c.attname]
     from_fields = [
-        (i, c.attname, _to_copy(c))
+        (i, c.attname)
         for i, c in enumerate(columns)
         if c.attname in given and i not in (key_at, fp_at) and c.attname not in fixed
     ]
+    # JSON columns are encoded; any other value goes as it is, an enum as its value (done
+    # inline below: a call per value cost more than the check).
+    json_fields = [
+        (i, attname, _json_encoder(columns[i]))
+        for i, attname in from_fields
+        if isinstance(columns[i], models.JSONField)
+    ]
+    plain_fields = [(i, attname) for i, attname in from_fields if not isinstance(columns[i], models.JSONField)]
     temp = f"upsert_{table}_{next(_temp_names)}"
     quote = db.ops.quote_name
     # Every column but the key; the fingerprint and the sync time always change with a row.
@@ -170,8 +186,11 @@ def _merge_copy(
                     row[key_at] = ext_id
                 if fp_at >= 0:
                     row[fp_at] = fp
-                for i, attname, convert in from_fields:
-                    row[i] = convert(fields[attname])
+                for i, attname in plain_fields:
+                    value = fields[attname]
+                    row[i] = value.value if isinstance(value, Enum) else value
+                for i, attname, encode in json_fields:
+                    row[i] = encode(fields[attname])
                 copy.write_row(row)
         assignments = ", ".join(f"{quote(n)} = EXCLUDED.{quote(n)}" for n in updated)
         cursor.execute(

@@ -5,17 +5,25 @@ and dispatch that stays bounded whatever the backlog."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.core.exceptions import FieldDoesNotExist
 from django.db import connection as connection_db
+from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
-from dashboard.models import Build, Connection, Job, Project
+from dashboard.apply import row_values
+from dashboard.logstore import log_for, logs_for
+from dashboard.lookups import AnyOf
+from dashboard.models import Build, Connection, Job, Log, Project
+from dashboard.states import State
 from dashboard.sync import dispatch_due, sync_connection
-from dashboard.upsert import upsert
+from dashboard.upsert import fingerprint, upsert
 from providers.base import pool
 from providers.base.errors import BudgetExhausted
 from providers.base.sim import Scale
@@ -33,7 +41,7 @@ def connection(db):
 
 
 def test_a_batch_is_created_then_left_alone_then_updated_with_stored_values_as_they_were(connection):
-    raw = {"text": "tab\there, newline\nthere, back\\slash, quote \" and ünïcode", "nested": {"n": [1, 2, None]}}
+    raw = {"text": 'tab\there, newline\nthere, back\\slash, quote " and ünïcode', "nested": {"n": [1, 2, None]}}
     rows = {f"p{i}": {"name": f"project {i}", "raw": raw} for i in range(3)}
 
     first = upsert(Project, connection.pk, rows)
@@ -216,3 +224,81 @@ def test_a_timestamp_reads_back_as_the_moment_written(connection, moment):
     Build.objects.create(connection=connection, external_id="b", state="passed", created_at=moment)
     read = Build.objects.get(connection=connection, external_id="b").created_at
     assert read == moment and read.utcoffset() == timedelta(0)
+
+
+def test_a_fingerprint_is_still_the_md5_of_the_rows_sorted_json(connection):
+    # Fingerprints are stored: a different spelling would make the next sync rewrite every row.
+    fields = {
+        "state": State.PASSED,
+        "created_at": datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+        "raw": {"b": [1.5], "a": "ü"},
+    }
+    payload = json.dumps(fields, sort_keys=True, default=str, separators=(",", ":"))
+    assert fingerprint(fields) == hashlib.md5(payload.encode(), usedforsecurity=False).hexdigest()
+
+
+def test_a_written_row_holds_enum_values_json_and_cut_strings_as_the_orm_would(connection):
+    project = Project.objects.create(connection=connection, external_id="p", name="p")
+    values = {"project_id": project.pk, "state": State.FAILED, "created_at": timezone.now(), "title": "t" * 2000}
+    values["raw"] = {"nested": {"z": 1, "a": [None, True, "tab\t"]}}
+    row = row_values(Build, values)
+    result = upsert(Build, connection.pk, {"b": row})
+
+    stored = Build.objects.get(pk=result.ids["b"])
+    title_length = Build._meta.get_field("title").max_length
+    assert (stored.state, stored.raw, stored.title) == ("failed", values["raw"], "t" * title_length)
+    assert stored.fingerprint == fingerprint(row)
+    with pytest.raises(FieldDoesNotExist):
+        row_values(Build, {**values, "no_such_column": 1})
+
+
+def test_logs_made_together_are_the_logs_made_one_by_one(connection):
+    project = Project.objects.create(connection=connection, external_id="p", name="p")
+    build = Build.objects.create(
+        connection=connection, project=project, external_id="b", state="passed", created_at=timezone.now()
+    )
+    jobs = [Job.objects.create(connection=connection, build=build, external_id=f"j{i}", name=f"j{i}") for i in range(4)]
+    held = Log.objects.create(job=jobs[2], size=7, cursor={"seq": 3})
+
+    logs = logs_for(jobs)
+
+    assert [log.job_id for log in logs] == [job.pk for job in jobs]
+    assert logs[2].pk == held.pk and (logs[2].size, logs[2].cursor) == (7, {"seq": 3})
+    assert [log_for(job).pk for job in jobs] == [log.pk for log in logs]
+    made = [logs[i] for i in (0, 1, 3)]
+    assert [log.pk for log in made] == sorted(log.pk for log in made)  # made in the jobs' order
+    assert all((log.size, log.complete, log.cursor, log.fetched_at) == (0, False, {}, None) for log in made)
+
+
+def test_membership_in_an_empty_list_asks_nothing(connection, django_assert_num_queries):
+    with django_assert_num_queries(0):
+        assert list(Build.objects.filter(AnyOf(F("external_id"), []))) == []
+
+
+def test_timestamps_repeated_in_one_result_read_back_as_written(connection):
+    Project.objects.create(connection=connection, external_id="p", name="p")
+    first, second = datetime(2026, 11, 27, 21, 4, 5, 123456, tzinfo=UTC), datetime(2026, 11, 27, 21, 4, 5, tzinfo=UTC)
+    moments = [first, second, first, second, second, datetime(1, 1, 1, tzinfo=UTC), first]
+    for i, moment in enumerate(moments):
+        Build.objects.create(connection=connection, external_id=f"b{i}", state="passed", created_at=moment)
+    read = list(Build.objects.filter(connection=connection).order_by("pk").values_list("created_at", flat=True))
+    assert read == moments and all(r.utcoffset() == timedelta(0) for r in read)
+
+
+def test_membership_by_integer_keys_is_asked_in_the_columns_type(connection):
+    # psycopg would send small ids as smallint[]: compared with a bigint column the server
+    # then checks every element for every row instead of hashing the list.
+    Project.objects.create(connection=connection, external_id="p", name="p")
+    made = [
+        Build.objects.create(connection=connection, external_id=f"b{i}", state="passed", created_at=timezone.now())
+        for i in range(3)
+    ]
+    wanted = [made[0].pk, made[2].pk]
+    queryset = Build.objects.filter(AnyOf(F("pk"), wanted))
+    sql, _ = queryset.query.sql_with_params()
+    if connection_db.vendor == "postgresql":
+        assert f"= ANY(%s::{Build._meta.pk.db_type(connection_db)}[])" in sql
+    assert sorted(queryset.values_list("pk", flat=True)) == sorted(wanted)
+    assert list(Build.objects.filter(AnyOf(F("external_id"), ["b1", "nope"])).values_list("pk", flat=True)) == [
+        made[1].pk
+    ]

@@ -19,8 +19,9 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from fnmatch import fnmatchcase
 
-from django.db.models import Min
+from django.db.models import F, Min
 
+from dashboard.lookups import AnyOf
 from dashboard.models import (
     ALL_BRANCHES,
     Build,
@@ -205,7 +206,9 @@ def refresh_for_builds(connection_id: int, builds: list[dict]) -> None:
     build_ids = [b["id"] for b in builds]
     touched = Touched()
     deployment_ids = list(
-        Deployment.objects.filter(connection_id=connection_id, build_id__in=build_ids).values_list("id", flat=True)
+        Deployment.objects.filter(AnyOf(F("build_id"), build_ids), connection_id=connection_id).values_list(
+            "id", flat=True
+        )
     )
     if deployment_ids:
         write(

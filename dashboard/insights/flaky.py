@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from django.db.models import F
+
+from dashboard.lookups import AnyOf
 from dashboard.models import Build, FlakeEvent, Job
 from dashboard.states import State
 
@@ -26,11 +29,11 @@ def refresh(connection_id: int, commits: Iterable[str], solo_build_ids: Iterable
     builds given. Returns the (pipeline key, branch, day) groups whose events changed."""
     changed: set[tuple] = set()
     parts = [
-        Build.objects.filter(connection_id=connection_id, commit_sha__in=part)
+        Build.objects.filter(AnyOf(F("commit_sha"), part), connection_id=connection_id)
         for part in chunked(sorted(set(commits)), COMMITS_AT_ONCE)
     ]
     parts += [
-        Build.objects.filter(connection_id=connection_id, commit_sha="", pk__in=part)
+        Build.objects.filter(AnyOf(F("pk"), part), connection_id=connection_id, commit_sha="")
         for part in chunked(sorted(set(solo_build_ids)))
     ]
     for queryset in parts:
@@ -39,7 +42,7 @@ def refresh(connection_id: int, commits: Iterable[str], solo_build_ids: Iterable
             continue
         rows = events_of(connection_id, builds)
         for event in replace_rows(
-            FlakeEvent.objects.filter(failed_build_id__in=list(builds)), ("failed_job_id",), rows
+            FlakeEvent.objects.filter(AnyOf(F("failed_build_id"), list(builds))), ("failed_job_id",), rows
         ):
             changed.add((event.pipeline_key, event.branch, event.day))
     return changed
@@ -48,7 +51,7 @@ def refresh(connection_id: int, commits: Iterable[str], solo_build_ids: Iterable
 def tries_of(builds: dict[int, dict]) -> dict[tuple, list]:
     tries: dict[tuple, list] = {}
     for part in chunked(list(builds)):
-        for job in Job.objects.filter(build_id__in=part, state__in=(State.PASSED, State.FAILED)).values(
+        for job in Job.objects.filter(AnyOf(F("build_id"), part), state__in=(State.PASSED, State.FAILED)).values(
             "id", "build_id", "name", "state", "created_at", "started_at"
         ):
             build = builds[job["build_id"]]

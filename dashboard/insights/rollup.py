@@ -17,10 +17,11 @@ from collections.abc import Iterable
 from datetime import UTC, date
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.db.models.fields.json import KT
 from django.db.models.functions import TruncDate
 
+from dashboard.lookups import AnyOf
 from dashboard.models import (
     ALL_BRANCHES,
     ALL_PIPELINES,
@@ -76,7 +77,7 @@ def refresh(connection_id: int, build_ids: Iterable[int]) -> None:
     builds = [
         b
         for part in chunked(sorted(set(build_ids)))
-        for b in Build.objects.filter(pk__in=part, connection_id=connection_id).values(*BUILD_FIELDS)
+        for b in Build.objects.filter(AnyOf(F("pk"), part), connection_id=connection_id).values(*BUILD_FIELDS)
     ]
     if not builds:
         return
@@ -142,7 +143,7 @@ def jobs_of(build_ids: list[int]) -> list[dict]:
     return [
         j
         for part in chunked(build_ids)
-        for j in Job.objects.filter(build_id__in=part)
+        for j in Job.objects.filter(AnyOf(F("build_id"), part))
         .annotate(machine=KT(MACHINE_TYPE))
         .values("id", "build_id", "name", "state", "created_at", "started_at", "finished_at", "machine")
     ]
