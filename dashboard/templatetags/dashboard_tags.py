@@ -143,11 +143,9 @@ def when(value, default: str = "", future: bool = False) -> str:
 @register.simple_tag
 def at(value, default: str = "") -> str:
     """A moment as an absolute time; static/app.js shows it in the viewer's zone, named."""
-    from django.utils.html import format_html
-
     if not value:
         return default
-    return format_html('<time datetime="{}" data-absolute>{} UTC</time>', _iso(value), value.strftime("%Y-%m-%d %H:%M"))
+    return _html('<time datetime="{}" data-absolute>{} UTC</time>', _iso(value), value.strftime("%Y-%m-%d %H:%M"))
 
 
 @register.simple_tag
