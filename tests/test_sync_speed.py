@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,6 +18,7 @@ from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
+from dashboard import sync as sync_module
 from dashboard.apply import row_values
 from dashboard.logstore import log_for, logs_for
 from dashboard.lookups import AnyOf
@@ -127,6 +129,44 @@ def test_builds_read_concurrently_are_the_same_as_read_one_by_one(db, settings):
     assert synced(1) == synced(6)
 
 
+def test_the_next_page_of_a_listing_is_read_while_a_batch_is_written(db, monkeypatch):
+    # Two pipelines ("ci", "release") of 12 builds each: pages of 5, 5 and 2.
+    sim = HarmontSimulator("tok", seed=6, scale=Scale(projects=1, builds=12, jobs=2, arrival_every=0)).serve()
+
+    def listings(pipeline: str) -> int:
+        return sum(1 for r in list(sim.requests) if r.path.endswith(f"/pipelines/{pipeline}/builds"))
+
+    asked_while_writing: dict[str, list[int]] = {"ci": [], "release": []}
+    write = sync_module.apply_batch
+
+    def writing(connection, batch, gathered):
+        if batch.builds:
+            pipeline = batch.builds[0].external_id.split(":")[1]
+            asked = asked_while_writing[pipeline]
+            page = len(asked) + 1
+            # While a page that is not the last is written, the next one is asked for
+            # (waited for here: reading in order would not ask before the write ends).
+            deadline = time.monotonic() + 10
+            while page < 3 and listings(pipeline) <= page and time.monotonic() < deadline:
+                time.sleep(0.01)
+            asked.append(listings(pipeline))
+        return write(connection, batch, gathered)
+
+    monkeypatch.setattr(sync_module, "apply_batch", writing)
+    monkeypatch.setattr("dashboard.sync.LOG_PREFETCH_LIMIT", 0)
+    try:
+        connection = make_connection(sim, slug="ahead", options={"page_size": 5, "backfill_pages": 10})
+        run = sync_connection(connection.pk)
+        jobs_asked = [r.path for r in sim.requests if r.path.endswith("/jobs")]
+    finally:
+        sim.stop()
+    assert run.status == "ok"
+    assert asked_while_writing == {"ci": [2, 3, 3], "release": [2, 3, 3]}
+    # Nothing read twice, and every build there is.
+    assert len(jobs_asked) == len(set(jobs_asked)) == 24
+    assert Build.objects.filter(connection=connection).count() == 24
+
+
 def test_requests_made_together_never_go_past_the_budget(db):
     sim = HarmontSimulator("tok", seed=2, scale=Scale(builds=2, jobs=2, arrival_every=0)).serve()
     client = HarmontClient(sim.url, "tok", budget=5, concurrency=4)
@@ -153,6 +193,26 @@ def test_syncs_of_a_connection_reuse_one_http_client_and_a_new_token_gets_its_ow
     finally:
         sim.stop()
     assert pool.size() == 2
+
+
+def test_a_sync_keeps_its_connections_to_the_provider_and_holds_none_once_done(db, monkeypatch):
+    # A Harmont log is a stream the client leaves before its end, which ends its connection.
+    monkeypatch.setattr("dashboard.sync.LOG_PREFETCH_LIMIT", 0)
+    sim = HarmontSimulator("tok", seed=2, scale=Scale(projects=2, builds=15, jobs=3, arrival_every=0)).serve()
+    try:
+        connection = make_connection(sim, slug="kept")
+        result = sync_connection(connection.pk)
+        opened = sim.connections[0]
+        deadline = time.monotonic() + 10
+        while sim.connections[1] and time.monotonic() < deadline:
+            time.sleep(0.02)  # the server sees the client's close a moment later
+        left_open = sim.connections[1]
+    finally:
+        sim.stop()
+    assert result.status == "ok" and result.requests >= 30
+    # One connection per request in flight at once, not one per request.
+    assert opened <= HarmontClient.concurrency + 1, (opened, result.requests)
+    assert left_open == 0
 
 
 def test_a_page_whose_panels_ask_the_provider_nothing_prepares_no_client(db, viewer_client):

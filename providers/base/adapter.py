@@ -31,6 +31,7 @@ from .actions import Action, ActionSet
 from .client import BaseClient
 from .errors import CONNECTION_ERRORS, NotFound, ProviderError
 from .panels import PanelSet
+from .readahead import ReadAhead
 from .records import ActionResult, Batch, BuildRecord, HeldBuild, Listing, LogPiece, SyncContext
 
 if TYPE_CHECKING:
@@ -313,19 +314,47 @@ class Adapter:
         limit = None if hwm is not None else max(int(backfill_pages), 1)
         retry = state.setdefault("retry", [])
         pages = self.client.paged(fetch_page, what=what, start=scan["next"], max_pages=SCAN_PAGES_PER_SYNC + 1)
+
+        def read_one(entry: ScanItem) -> tuple[BuildRecord | None, list[str]]:
+            noted = Batch()
+            return self.attempt(noted, f"{what}: {entry.external_id}", read, entry), noted.problems
+
+        ahead = ReadAhead(self.client, pages, item, read_one)
+        try:
+            yield from self._scan_pages(ctx, cursor, state, what, scan, hwm, limit, retry, skipped, item, ahead)
+        finally:
+            ahead.close()
+
+    def _scan_pages(
+        self,
+        ctx: SyncContext,
+        cursor: dict,
+        state: dict,
+        what: str,
+        scan: dict,
+        hwm: Any,
+        limit: int | None,
+        retry: list,
+        skipped: set[str],
+        item: Callable[[Any], ScanItem | None],
+        ahead: ReadAhead,
+    ) -> Iterator[Batch]:
+        """``scan``'s pages, taken from ``ahead``; the state is ``scan``'s."""
         read_pages = 0
         while True:
             batch = Batch()
-            try:
-                listed, following = next(pages)
-            except StopIteration:
+            page, early = ahead.take()
+            if page is None:
                 return
-            except CONNECTION_ERRORS:
-                raise
-            except ProviderError as exc:
-                batch.problems.append(f"{what}: {exc}")
+            if isinstance(page, CONNECTION_ERRORS):
+                raise page
+            if isinstance(page, ProviderError):
+                batch.problems.append(f"{what}: {page}")
                 yield batch  # the scan resumes from the same page next time
                 return
+            if isinstance(page, BaseException):
+                raise page
+            listed, following = page
             read_pages += 1
             if not listed and following is not None:
                 # An empty page that says there is more is not the end: what lies past
@@ -355,12 +384,9 @@ class Adapter:
                     chosen.add(entry.external_id)
                     wanted.append(entry)
 
-            def read_one(entry: ScanItem) -> tuple[BuildRecord | None, list[str]]:
-                noted = Batch()
-                return self.attempt(noted, f"{what}: {entry.external_id}", read, entry), noted.problems
-
-            # Each item costs its own requests: read together, taken in the listing's order.
-            for entry, (record, problems) in zip(wanted, self.client.concurrently(read_one, wanted), strict=True):
+            # Each item costs its own requests: read together (or already, ahead), taken
+            # in the listing's order.
+            for entry, (record, problems) in zip(wanted, ahead.read(wanted, early), strict=True):
                 batch.problems.extend(problems)
                 if record is not None:
                     batch.builds.append(record)
@@ -387,9 +413,12 @@ class Adapter:
                 scan["next"] = following
                 state["scan"] = dict(scan)
             batch.cursor = copy.deepcopy(cursor)
-            yield batch
             if done or read_pages >= SCAN_PAGES_PER_SYNC:
+                yield batch
                 return
+            # The next page is read while this batch is written.
+            ahead.start(hwm, skipped)
+            yield batch
 
     def _retry(
         self, ctx: SyncContext, cursor: dict, state: dict, what: str, reread: Callable, skipped: set[str]

@@ -159,7 +159,9 @@ class BaseClient:
         self._local.failing = error
 
     def close(self) -> None:
-        if not self.shared:
+        if self.shared:
+            pool.release(self.http)
+        else:
             self.http.close()
 
     def __enter__(self):

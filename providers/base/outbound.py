@@ -247,6 +247,18 @@ class PolicyTransport(httpx.HTTPTransport):
                 raise
             raise PolicyUnreachable(exc.reason) from None
 
+    def close_idle(self) -> None:
+        """Close the pool's idle connections now: httpcore closes an expired one only when
+        its pool is next used, which for a connection synced a minute apart is a socket
+        held open all that minute. A request that picked one meanwhile gets a new one."""
+        pool = self._pool
+        with pool._optional_thread_lock:
+            idle = [c for c in pool._connections if c.is_idle()]
+            for c in idle:
+                pool._connections.remove(c)
+        for c in idle:
+            c.close()
+
     def _check(self, url: httpx.URL) -> None:
         """``check_url``, once per scheme, user info and host under the current policy: a
         sync sends thousands of requests to one origin, and the answer depends on nothing

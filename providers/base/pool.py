@@ -15,6 +15,8 @@ from collections.abc import Callable
 
 import httpx
 
+from . import outbound
+
 # Clients kept per process; the least recently used one is dropped (not closed: another
 # thread may be using it; its sockets close when it is collected).
 MAX_CLIENTS = 2048
@@ -39,6 +41,15 @@ def shared(key: tuple, make: Callable[[], httpx.Client]) -> httpx.Client:
         while len(_clients) > MAX_CLIENTS:
             _clients.popitem(last=False)
         return client
+
+
+def release(client: httpx.Client) -> None:
+    """Close the client's idle connections (the sync or page that used it is done): the
+    next use comes after httpx's keep-alive expiry anyway (5 s) for syncs and most pages,
+    and a worker syncing many connections would otherwise hold a socket for each."""
+    transport = client._transport  # the transport it was made with
+    if isinstance(transport, outbound.PolicyTransport):
+        transport.close_idle()
 
 
 def forget() -> None:

@@ -18,8 +18,9 @@ from typing import Any, ClassVar
 
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
+
+from . import serving
 
 log = logging.getLogger(__name__)
 
@@ -323,8 +324,7 @@ class Simulator:
     def serve(self, host: str = "127.0.0.1", port: int = 0) -> Simulator:
         """Start serving in a background thread; ``self.url`` says where."""
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request is noise
-        self._server = make_server(host, port, self, threaded=True)
-        self._server.daemon_threads = True
+        self._server = serving.serve(self, host, port)
         # A short poll interval makes stop() quick, which adds up over hundreds of tests.
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"sim-{self.kind}", daemon=True
@@ -342,10 +342,17 @@ class Simulator:
         assert self._server is not None, "not serving"
         return self._server.server_port
 
+    @property
+    def connections(self) -> tuple[int, int]:
+        """(TCP connections opened so far, still open)."""
+        assert self._server is not None, "not serving"
+        return self._server.connections_opened, len(self._server.open_connections)
+
     def stop(self) -> None:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+            serving.close_connections(self._server)
             self._server = None
 
     @contextmanager
