@@ -120,11 +120,12 @@ def _columns(model: type[models.Model]) -> list[models.Field]:
 def _to_copy(column: models.Field) -> Callable[[Any], Any]:
     """How a value of this column goes into the copy stream."""
     if isinstance(column, models.JSONField):
-        return _json_encoder(column)
+        return json_encoder(column)
     return _plain
 
 
-def _json_encoder(column: models.JSONField) -> Callable[[Any], Any]:
+def json_encoder(column: models.JSONField) -> Callable[[Any], Any]:
+    """A column's JSON text for the copy stream (None stays NULL)."""
     # One encoder per column, not one per value (``json.dumps(cls=...)`` makes one each call).
     encode = (column.encoder or json.JSONEncoder)(separators=(",", ":")).encode
     return lambda v: None if v is None else encode(v)
@@ -166,9 +167,7 @@ def _merge_copy(
     # JSON columns are encoded; any other value goes as it is, an enum as its value (done
     # inline below: a call per value cost more than the check).
     json_fields = [
-        (i, attname, _json_encoder(columns[i]))
-        for i, attname in from_fields
-        if isinstance(columns[i], models.JSONField)
+        (i, attname, json_encoder(columns[i])) for i, attname in from_fields if isinstance(columns[i], models.JSONField)
     ]
     plain_fields = [(i, attname) for i, attname in from_fields if not isinstance(columns[i], models.JSONField)]
     temp = f"upsert_{table}_{next(_temp_names)}"

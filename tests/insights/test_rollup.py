@@ -159,3 +159,22 @@ def test_each_sync_samples_agents_online_and_busy(db):
     )
     idle = AgentHour.objects.get(connection=connection, agent_type="s1-idle")
     assert (idle.samples, idle.online_max, idle.saturated) == (2, 0, 0)
+
+
+def test_rollup_rows_are_stored_as_django_would_store_them_whatever_types_they_hold(db):
+    from datetime import date
+
+    from dashboard.insights.store import insert
+
+    connection = Connection.objects.create(kind="prunner", name="t", slug="t", base_url="http://127.0.0.1:9")
+    held = RedDay(connection=connection, branch="main", day=date(2026, 1, 2), red_ms=1500, fix_hist={"3": 2})
+    # Values of another type than their column's, as arithmetic may leave them.
+    odd = RedDay(connection=connection, pipeline_key=True, branch="dev", day=date(2026, 1, 2), red_ms=2500.0)
+    odd.spells_ended, odd.longest_ms = "3", 7.0
+
+    insert(RedDay, [held, odd], with_pk=False)
+
+    stored = {r.branch: r for r in RedDay.objects.all()}
+    assert (stored["main"].red_ms, stored["main"].fix_hist, stored["main"].spells_ended) == (1500, {"3": 2}, 0)
+    assert (stored["dev"].pipeline_key, stored["dev"].red_ms) == (1, 2500)
+    assert (stored["dev"].spells_ended, stored["dev"].longest_ms, stored["dev"].fix_hist) == (3, 7, {})
