@@ -28,6 +28,7 @@ from dashboard.sync import dispatch_due, sync_connection
 from dashboard.upsert import fingerprint, upsert
 from providers.base import pool
 from providers.base.errors import BudgetExhausted
+from providers.base.readahead import ReadAhead
 from providers.base.sim import Scale
 from providers.harmont.client import HarmontClient
 from providers.harmont.sim import HarmontSimulator
@@ -165,6 +166,56 @@ def test_the_next_page_of_a_listing_is_read_while_a_batch_is_written(db, monkeyp
     # Nothing read twice, and every build there is.
     assert len(jobs_asked) == len(set(jobs_asked)) == 24
     assert Build.objects.filter(connection=connection).count() == 24
+
+
+@pytest.mark.parametrize("answer", ["without its list", "refusing the token"])
+def test_a_listing_page_that_fails_while_read_ahead_ends_the_scan_as_reading_in_order_does(db, monkeypatch, answer):
+    """The second page of one pipeline's builds fails (a page without its list: that
+    listing stops and resumes there next time; a refused token: the sync fails). Read
+    ahead while the first page is written, the failure must land where reading page by
+    page landed it: the same builds stored, the same words, the same requests for jobs,
+    and the next sync (the page answering again) the same too."""
+    monkeypatch.setattr("dashboard.sync.LOG_PREFETCH_LIMIT", 0)
+
+    def outcome(slug: str, in_order: bool) -> tuple:
+        sim = HarmontSimulator("tok", seed=6, scale=Scale(projects=1, builds=12, jobs=2, arrival_every=0)).serve()
+        respond, failing = sim._respond, [True]
+
+        def answering(request):
+            if failing[0] and request.path.endswith("/pipelines/ci/builds") and request.args.get("cursor"):
+                if answer == "refusing the token":
+                    return sim.refused(request)
+                return sim.json({"next_cursor": None})
+            return respond(request)
+
+        sim._respond = answering
+        with pytest.MonkeyPatch.context() as patch:
+            if in_order:  # the next page is read only when the scan takes it
+                patch.setattr(ReadAhead, "start", lambda self, hwm, skipped: None)
+            try:
+                connection = make_connection(sim, slug=slug, options={"page_size": 5, "backfill_pages": 10})
+                first = sync_connection(connection.pk)
+                stored = sorted(Build.objects.filter(connection=connection).values_list("external_id", flat=True))
+                jobs_asked = sorted(r.path for r in sim.requests if r.path.endswith("/jobs"))
+                failing[0] = False
+                second = sync_connection(connection.pk)
+                after = Build.objects.filter(connection=connection).count()
+            finally:
+                sim.stop()
+        return first.status, first.error, stored, jobs_asked, second.status, after
+
+    ahead, in_order = outcome("ahead", in_order=False), outcome("in-order", in_order=True)
+    assert ahead == in_order
+    status, error, stored, jobs_asked, second_status, after = ahead
+    # The first page of "ci" (5 builds) was written before its second page failed.
+    assert sum(":ci:" in ext for ext in stored) == 5
+    if answer == "refusing the token":
+        assert status == "failed" and error
+    else:
+        assert status != "failed" and "data" in error
+        assert sum(":release:" in ext for ext in stored) == 12  # the other listing is read all the same
+    assert len(jobs_asked) == len(stored)  # nothing read for a page that was never listed
+    assert second_status == "ok" and after == 24
 
 
 def test_requests_made_together_never_go_past_the_budget(db):

@@ -319,106 +319,94 @@ class Adapter:
             noted = Batch()
             return self.attempt(noted, f"{what}: {entry.external_id}", read, entry), noted.problems
 
-        ahead = ReadAhead(self.client, pages, item, read_one)
-        try:
-            yield from self._scan_pages(ctx, cursor, state, what, scan, hwm, limit, retry, skipped, item, ahead)
-        finally:
-            ahead.close()
+        with ReadAhead(self.client, pages, item, read_one) as ahead:
+            read_pages = 0
+            while True:
+                batch = Batch()
+                page, early = ahead.take()
+                if page is None:
+                    return
+                if isinstance(page, CONNECTION_ERRORS):
+                    raise page
+                if isinstance(page, ProviderError):
+                    batch.problems.append(f"{what}: {page}")
+                    yield batch  # the scan resumes from the same page next time
+                    return
+                if isinstance(page, BaseException):
+                    raise page
+                listed, following = page
+                read_pages += 1
+                if not listed and following is not None:
+                    # An empty page that says there is more is not the end: what lies past
+                    # it would be passed over for good.
+                    batch.problems.append(f"{what}: an empty page that says there is more; the listing resumes there")
+                    batch.cursor = copy.deepcopy(cursor)
+                    yield batch
+                    return
+                entries = [e for e in map(item, listed) if e is not None]
+                if len(entries) < len(listed):
+                    batch.problems.append(f"{len(listed) - len(entries)} item(s) of {what} without an id were skipped")
+                finished = ctx.finished_ids([e.external_id for e in entries])
+                wanted, stop = self._wanted(entries, scan, hwm, finished, skipped)
+                full = False
 
-    def _scan_pages(
-        self,
-        ctx: SyncContext,
-        cursor: dict,
-        state: dict,
-        what: str,
-        scan: dict,
-        hwm: Any,
-        limit: int | None,
-        retry: list,
-        skipped: set[str],
-        item: Callable[[Any], ScanItem | None],
-        ahead: ReadAhead,
-    ) -> Iterator[Batch]:
-        """``scan``'s pages, taken from ``ahead``; the state is ``scan``'s."""
-        read_pages = 0
-        while True:
-            batch = Batch()
-            page, early = ahead.take()
-            if page is None:
-                return
-            if isinstance(page, CONNECTION_ERRORS):
-                raise page
-            if isinstance(page, ProviderError):
-                batch.problems.append(f"{what}: {page}")
-                yield batch  # the scan resumes from the same page next time
-                return
-            if isinstance(page, BaseException):
-                raise page
-            listed, following = page
-            read_pages += 1
-            if not listed and following is not None:
-                # An empty page that says there is more is not the end: what lies past
-                # it would be passed over for good.
-                batch.problems.append(f"{what}: an empty page that says there is more; the listing resumes there")
-                batch.cursor = copy.deepcopy(cursor)
-                yield batch
-                return
-            entries = [e for e in map(item, listed) if e is not None]
-            if len(entries) < len(listed):
-                batch.problems.append(f"{len(listed) - len(entries)} item(s) of {what} without an id were skipped")
-            finished = ctx.finished_ids([e.external_id for e in entries])
-            stop = full = False
-            wanted: list[ScanItem] = []
-            chosen: set[str] = set()
-            for entry in entries:
-                scan["top"] = entry.key if scan["top"] is None else max(scan["top"], entry.key)
-                if hwm is not None and entry.key < hwm:
-                    stop = True
-                    break
-                if entry.external_id in finished or entry.external_id in skipped:
-                    if hwm is None and entry.external_id in finished:
-                        stop = True  # no mark (a lost cursor): what we hold ends the scan
+                # Each item costs its own requests: read together (or already, ahead), taken
+                # in the listing's order.
+                for entry, (record, problems) in zip(wanted, ahead.read(wanted, early), strict=True):
+                    batch.problems.extend(problems)
+                    if record is not None:
+                        batch.builds.append(record)
+                        skipped.add(entry.external_id)
+                    elif len(retry) < MAX_RETRY:
+                        if entry.external_id not in {r["id"] for r in retry}:
+                            retry.append({"id": entry.external_id, "tries": 1, "due": time.time()})
+                    else:
+                        full = True  # hold the mark here rather than pass an unread item
                         break
-                    continue
-                if entry.external_id not in chosen:
-                    chosen.add(entry.external_id)
-                    wanted.append(entry)
-
-            # Each item costs its own requests: read together (or already, ahead), taken
-            # in the listing's order.
-            for entry, (record, problems) in zip(wanted, ahead.read(wanted, early), strict=True):
-                batch.problems.extend(problems)
-                if record is not None:
-                    batch.builds.append(record)
-                    skipped.add(entry.external_id)
-                elif len(retry) < MAX_RETRY:
-                    if entry.external_id not in {r["id"] for r in retry}:
-                        retry.append({"id": entry.external_id, "tries": 1, "due": time.time()})
+                scan["pages"] += 1
+                if full:
+                    batch.problems.append(f"{what}: too many items could not be read; the listing resumes at them")
+                    state["scan"] = {**scan, "next": scan["next"]}
+                    batch.cursor = copy.deepcopy(cursor)
+                    yield batch
+                    return
+                done = stop or following is None or not listed or (limit is not None and scan["pages"] >= limit)
+                if done:
+                    keys = [k for k in (hwm, scan["top"]) if k is not None]
+                    state["hwm"] = max(keys) if keys else None
+                    state.pop("scan", None)
                 else:
-                    full = True  # hold the mark here rather than pass an unread item
-                    break
-            scan["pages"] += 1
-            if full:
-                batch.problems.append(f"{what}: too many items could not be read; the listing resumes at them")
-                state["scan"] = {**scan, "next": scan["next"]}
+                    scan["next"] = following
+                    state["scan"] = dict(scan)
                 batch.cursor = copy.deepcopy(cursor)
+                if done or read_pages >= SCAN_PAGES_PER_SYNC:
+                    yield batch
+                    return
+                # The next page is read while this batch is written.
+                ahead.start(hwm, skipped)
                 yield batch
-                return
-            done = stop or following is None or not listed or (limit is not None and scan["pages"] >= limit)
-            if done:
-                keys = [k for k in (hwm, scan["top"]) if k is not None]
-                state["hwm"] = max(keys) if keys else None
-                state.pop("scan", None)
-            else:
-                scan["next"] = following
-                state["scan"] = dict(scan)
-            batch.cursor = copy.deepcopy(cursor)
-            if done or read_pages >= SCAN_PAGES_PER_SYNC:
-                yield batch
-                return
-            # The next page is read while this batch is written.
-            ahead.start(hwm, skipped)
-            yield batch
+
+    @staticmethod
+    def _wanted(
+        entries: list[ScanItem], scan: dict, hwm: Any, finished: set[str], skipped: set[str]
+    ) -> tuple[list[ScanItem], bool]:
+        """The page's items to read, in order, and whether the scan stops on this page
+        (it reached its mark, or, without one, a build we hold as finished). Moves
+        ``scan["top"]`` to the newest key seen."""
+        wanted: list[ScanItem] = []
+        chosen: set[str] = set()
+        for entry in entries:
+            scan["top"] = entry.key if scan["top"] is None else max(scan["top"], entry.key)
+            if hwm is not None and entry.key < hwm:
+                return wanted, True
+            if entry.external_id in finished or entry.external_id in skipped:
+                if hwm is None and entry.external_id in finished:
+                    return wanted, True  # no mark (a lost cursor): what we hold ends the scan
+                continue
+            if entry.external_id not in chosen:
+                chosen.add(entry.external_id)
+                wanted.append(entry)
+        return wanted, False
 
     def _retry(
         self, ctx: SyncContext, cursor: dict, state: dict, what: str, reread: Callable, skipped: set[str]

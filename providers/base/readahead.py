@@ -92,6 +92,12 @@ class ReadAhead:
             return page, {}, exc
         return page, dict(zip(guess, read, strict=True)), None
 
+    def __enter__(self) -> ReadAhead:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def close(self) -> None:
         """Wait for a read under way (its requests are the sync's) and stop the helper."""
         if self._pool is not None:

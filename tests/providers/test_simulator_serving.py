@@ -3,12 +3,14 @@ so a client's connection handling is tested the way it is used."""
 
 from __future__ import annotations
 
+import logging
 import time
 
 import httpx
 import pytest
 
 from providers.base.sim import Scale
+from providers.base.sim.serving import PersistentHandler
 from providers.harmont.sim import HarmontSimulator
 
 
@@ -46,3 +48,19 @@ def test_a_client_that_leaves_is_let_go(sim):
     while sim.connections[1] and time.monotonic() < deadline:
         time.sleep(0.02)
     assert sim.connections == (1, 0)
+
+
+def test_an_idle_connection_is_closed_quietly_and_the_client_carries_on(sim, monkeypatch, caplog):
+    monkeypatch.setattr(PersistentHandler, "timeout", 0.3)  # 60 s, as the providers' servers
+    with httpx.Client(base_url=sim.url, headers={"Authorization": "Bearer tok"}) as client:
+        first = client.get("/api/v0/user")
+        deadline = time.monotonic() + 10
+        while sim.connections[1] and time.monotonic() < deadline:
+            time.sleep(0.02)
+        closed = sim.connections
+        again = client.get("/api/v0/user")  # on a new connection: the old one was closed
+
+    assert closed == (1, 0)
+    assert again.status_code == 200 and again.json() == first.json()
+    assert sim.connections[0] == 2
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]  # an idle close is no error
