@@ -142,9 +142,13 @@ CELERY_TASK_QUEUES = (Queue(CELERY_TASK_DEFAULT_QUEUE), Queue(CELERY_DISPATCH_QU
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fix-up closes every database connection before and after each task
+# unless this is set; set, it leaves them to dashboard/celery.py, which closes only a
+# broken or old one (CONN_MAX_AGE).
+CELERY_DB_REUSE_MAX = 1_000_000_000
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A sync mostly waits on its provider: a worker process holds many at once in threads
-# (each with its own database connection, closed after each task; see dashboard/celery.py).
+# (each with its own database connection, kept for CONN_MAX_AGE; see dashboard/celery.py).
 # SQLite takes one writer at a time, so the embedded default keeps to a couple.
 CELERY_WORKER_POOL = env.str("CELERY_WORKER_POOL", default="threads")
 CELERY_WORKER_CONCURRENCY = env.int(

@@ -221,3 +221,32 @@ def test_hung_providers_cannot_hold_every_worker_while_a_healthy_connection_wait
     finally:
         for sim in [*hung, healthy]:
             sim.stop()
+
+
+@pytest.mark.skipif(db.vendor != "postgresql", reason="a SQLite connection is a file handle, not a server process")
+def test_a_worker_thread_keeps_its_database_connection_from_one_sync_to_the_next(sim, worker_env, tmp_path):
+    """PostgreSQL starts a process for every new connection: a worker that opened one per
+    task paid for it on every sync."""
+    connection = Connection.objects.create(
+        kind="semaphore", name="w", slug="w", base_url=sim.url, token=sim.token, sync_interval=1
+    )
+
+    def worker_backends() -> list[int]:
+        with db.cursor() as cursor:
+            cursor.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            return sorted(pid for (pid,) in cursor.fetchall())
+
+    def syncs() -> int:
+        return Connection.objects.get(pk=connection.pk).sync_count
+
+    worker = start_worker(worker_env, tmp_path)  # one thread: dispatch and syncs take turns on it
+    try:
+        wait_for(lambda: syncs() >= 2, 90, "two syncs", worker, tmp_path)
+        before, seen = worker_backends(), syncs()
+        wait_for(lambda: syncs() >= seen + 3, 90, "three more syncs", worker, tmp_path)
+        after = worker_backends()
+    finally:
+        stop(worker)
+    assert len(before) == 1 and after == before
