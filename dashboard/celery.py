@@ -1,7 +1,7 @@
 import os
 
 from celery import Celery
-from celery.signals import after_setup_logger, after_setup_task_logger, task_postrun, worker_ready
+from celery.signals import after_setup_logger, after_setup_task_logger, task_postrun, task_prerun, worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
 
@@ -41,14 +41,15 @@ def mask_secrets_in_worker_logs(logger, **kwargs) -> None:
         handler.addFilter(RedactingFilter())
 
 
+@task_prerun.connect
 @task_postrun.connect
 def close_database_connections(task=None, **kwargs) -> None:
     # In a thread pool each thread has its own connections (Django keeps them per
-    # thread). A task gives its connection back only when it is broken or older than
-    # CONN_MAX_AGE, as a web request does at its end, and the thread's next task reuses
-    # it: opening one per task made PostgreSQL start a backend for every sync, a third
-    # of the machine's CPU for a quiet one. A task run in place (eagerly) leaves its
-    # caller's connection alone.
+    # thread). Before and after a task, a connection is given back only when it is broken
+    # or older than CONN_MAX_AGE, as around a web request, and the thread's next task
+    # reuses it: opening one per task made PostgreSQL start a backend for every sync, a
+    # third of the machine's CPU for a quiet one. A task run in place (eagerly) leaves
+    # its caller's connection alone.
     from django.db import close_old_connections
 
     if task is not None and getattr(task.request, "is_eager", False):
