@@ -3,11 +3,12 @@ Celery worker processes (thread pools) on Redis and PostgreSQL: how late syncs s
 after falling due, and how many run per minute.
 
 Each connection falls due every ``interval`` seconds, their due times spread over one
-interval from when the first worker is ready (setting a thousand connections up takes
-longer than a warm-up: due times counted from before it left a backlog that the window
-measured instead of the steady state). The simulators answer after a short added latency, as a provider across a
-network would. The lag of each sync (due -> started) is read from the connection rows
-(``last_sync_lag``) by polling them more often than any connection syncs."""
+interval from when the first worker is ready: setting a thousand connections up takes
+longer than the warm-up, and due times counted from before it left a backlog that the
+window measured instead of the steady state. The simulators answer after a short added
+latency, as a provider across a network would. The lag of each sync (due -> started) is
+read from the connection rows (``last_sync_lag``) by polling them more often than any
+connection syncs."""
 
 from __future__ import annotations
 
