@@ -43,7 +43,7 @@ def mask_secrets_in_worker_logs(logger, **kwargs) -> None:
 
 @task_prerun.connect
 @task_postrun.connect
-def close_database_connections(task=None, **kwargs) -> None:
+def give_back_old_database_connections(task=None, **kwargs) -> None:
     # In a thread pool each thread has its own connections (Django keeps them per
     # thread). Before and after a task, a connection is given back only when it is broken
     # or older than CONN_MAX_AGE, as around a web request, and the thread's next task

@@ -231,17 +231,15 @@ def test_a_worker_thread_keeps_its_database_connection_from_one_sync_to_the_next
         kind="semaphore", name="w", slug="w", base_url=sim.url, token=sim.token, sync_interval=1
     )
 
-    def backends() -> set[int]:
-        with db.cursor() as cursor:
-            cursor.execute(
-                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            )
-            return {pid for (pid,) in cursor.fetchall()}
-
-    others = backends()  # connections this test process already holds (other threads of the suite)
+    worker_env["DATABASE_URL"] = f"{database_url()}?application_name=dashboard-test-worker"
 
     def worker_backends() -> list[int]:
-        return sorted(backends() - others)
+        with db.cursor() as cursor:
+            cursor.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                "AND application_name = 'dashboard-test-worker'"
+            )
+            return sorted(pid for (pid,) in cursor.fetchall())
 
     def syncs() -> int:
         return Connection.objects.get(pk=connection.pk).sync_count

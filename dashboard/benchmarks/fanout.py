@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from celery import Celery
 from django.conf import settings
 from django.db import connection as db
 from django.db import models
@@ -52,12 +53,10 @@ def figures(connections: int = 1000, interval: int = 60, warmup: float = 20, win
     try:
         make_connections(connections, interval, [s.url for s in sims])
         app.control.purge()
-        beat = start_celery(["beat", "--schedule", str(scratch / "beat-schedule")], scratch / "beat.log")
         workers.append(start_worker(1, scratch, THREADS))
         wait_until_ready(app, 1)
-        # Setting the connections up takes a while; spread their due times from now, so
-        # the window measures the steady state rather than the backlog left by set-up.
-        spread(connections, interval)
+        spread(connections, interval)  # from now; beat dispatches nothing before this
+        beat = start_celery(["beat", "--schedule", str(scratch / "beat-schedule")], scratch / "beat.log")
         watch(warmup)
         one = measure(window)
         one_burst = burst(connections, interval, workers)
@@ -148,7 +147,7 @@ def spread(connections: int, interval: int) -> None:
         )
 
 
-def wait_until_ready(app, workers: int, limit: float = 60) -> None:
+def wait_until_ready(app: Celery, workers: int, limit: float = 60) -> None:
     """Until ``workers`` worker processes answer a ping (they have booted and consume)."""
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline and len(app.control.ping(timeout=1.0) or []) < workers:
