@@ -18,7 +18,7 @@ from django.core.cache import cache
 
 from dashboard import logsections
 from dashboard.ansi import to_html
-from dashboard.models import Log, LogChunk
+from dashboard.models import Log
 from dashboard.models.builds import inflate
 
 # The start of an unfinished last line kept for finding a marker on it; markers are short.
@@ -109,11 +109,7 @@ class LogIndex:
         self.size = start + len(data)
 
     def _find_markers(self, buffer: bytes, first_line: int) -> None:
-        hits = sorted(
-            pos
-            for needle in logsections.NEEDLES
-            for pos in _positions(buffer, needle)
-        )
+        hits = sorted(pos for needle in logsections.NEEDLES for pos in _positions(buffer, needle))
         counted_to, line = 0, first_line
         done_upto = -1
         for pos in hits:
@@ -187,9 +183,8 @@ def index_for(log: Log) -> LogIndex:
         return _remember(key, full)
     if base is None or base.size > log.size:  # complete before, or stored again from scratch
         base = LogIndex()
-    rows = LogChunk.objects.filter(log=log, start__gte=base.size).order_by("start").values_list("start", "data")
     previous: tuple[int, bytes] | None = None
-    for start, data in rows.iterator(chunk_size=64):
+    for start, data in log.packed_chunks(base.size):
         if previous is not None:
             base.feed(*previous)
         previous = (start, inflate(data))

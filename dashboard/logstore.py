@@ -12,13 +12,14 @@ from django.utils import timezone
 
 from dashboard.lookups import AnyOf
 from dashboard.models import Job, Log, LogChunk
-from dashboard.models.builds import CHUNKS_PER_FETCH, inflate
+from dashboard.models.builds import inflate
 from providers.base.adapter import Adapter
 from providers.base.records import LogPiece
 from providers.registry import adapter_class
 
-# Appends smaller than this join the last chunk instead of making a new one.
-SMALL_CHUNK = 64 * 1024
+# A stored chunk holds up to this many bytes: a search or a download inflates and
+# fetches the log a chunk at a time, and fewer, larger chunks cost fewer rows and calls.
+CHUNK_BYTES = 64 * 1024
 
 
 def log_for(job: Job) -> Log:
@@ -40,23 +41,38 @@ def logs_for(jobs: list[Job]) -> list[Log]:
 
 def append(log: Log, text: str) -> None:
     """Append text to a log; the caller holds a transaction with the log row locked.
-    Chunks hold whole characters, so any chunk decodes on its own."""
+    The last chunk is filled up to CHUNK_BYTES first. Chunks hold whole characters, so
+    any chunk decodes on its own."""
     if not text:
         return
+    data = memoryview(text.encode("utf-8"))
+    pos = 0
     last = log.chunks.order_by("-start").first()
-    if last is not None and last.size < SMALL_CHUNK:
-        room = max(SMALL_CHUNK - last.size, 0) // 4  # characters that surely fit
-        head, text = text[:room], text[room:]
-        if head:
-            joined = inflate(last.data) + head.encode("utf-8")
+    if last is not None and last.size < CHUNK_BYTES:
+        pos = _whole_characters(data, CHUNK_BYTES - last.size)
+        if pos:
+            joined = inflate(last.data) + data[:pos]
             last.data = zlib.compress(joined, 6)
             log.size += len(joined) - last.size
             last.size = len(joined)
             last.save(update_fields=["data", "size"])
-    for i in range(0, len(text), SMALL_CHUNK // 4):
-        data = text[i : i + SMALL_CHUNK // 4].encode("utf-8")
-        LogChunk.objects.create(log=log, start=log.size, size=len(data), data=zlib.compress(data, 6))
-        log.size += len(data)
+    while pos < len(data):
+        end = pos + _whole_characters(data[pos:], CHUNK_BYTES)
+        piece = data[pos:end]
+        LogChunk.objects.create(log=log, start=log.size, size=len(piece), data=zlib.compress(piece, 6))
+        log.size += len(piece)
+        pos = end
+
+
+def _whole_characters(data: memoryview, limit: int) -> int:
+    """How many of the first ``limit`` bytes of UTF-8 ``data`` to take without cutting a
+    character: a cut never falls before a continuation byte (0b10xxxxxx)."""
+    if limit >= len(data):
+        return len(data)
+    cut = limit
+    while cut > 0 and data[cut] & 0xC0 == 0x80:
+        cut -= 1
+    return cut
 
 
 def refresh_log(job: Job, adapter: Adapter | None = None, *, interactive: bool = False) -> Log:
@@ -115,11 +131,7 @@ def read_bytes(log: Log, offset: int = 0, limit: int | None = None) -> Iterator[
     chunk at a time. Windows are exact bytes: a multi-byte character split by a window
     boundary is whole again once the windows are joined."""
     end = None if limit is None else offset + limit
-    first = log.chunks.filter(start__lte=offset).order_by("-start").values_list("start", flat=True).first() or 0
-    chunks = log.chunks.filter(start__gte=first)
-    if end is not None:
-        chunks = chunks.filter(start__lt=end)
-    for start, packed in chunks.order_by("start").values_list("start", "data").iterator(chunk_size=CHUNKS_PER_FETCH):
+    for start, packed in log.packed_chunks(offset, end):
         data = inflate(packed)
         low = max(offset - start, 0)
         high = len(data) if end is None else max(end - start, 0)

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from dashboard import logstore
 from dashboard.models import Build, Connection, Job, Log
+from dashboard.models.builds import CHUNKS_PER_FETCH, inflate
 from dashboard.views.jobs import search_lines
 
 STREAM_PART_MAX = 64 * 1024  # one stored chunk at most
@@ -119,3 +120,32 @@ def test_the_search_box_on_a_job_page_and_the_viewer_agree(viewer_client, job):
     assert "Beta one" in page and "beta two" in page
     answer = viewer_client.get(reverse("job-log-search", args=["harmont", "h", "j1"]), {"q": "BETA"}).json()
     assert answer["matches"] == [2, 3] and answer["capped"] is False
+
+
+def test_appended_pieces_are_kept_in_chunks_of_whole_characters_and_read_back_from_any_offset(job):
+    rnd = random.Random(9)
+    # Characters of one to four bytes in UTF-8, in runs, so chunk ends land inside them.
+    text = "".join(rnd.choice(["a", "é", "✓", "𝄞", "\n"]) * rnd.randint(1, 3000) for _ in range(900))
+    log = logstore.log_for(job)
+    with transaction.atomic():
+        pos = 0
+        while pos < len(text):
+            size = rnd.choice([1, 7, 1000, 70_000, 300_000])
+            logstore.append(log, text[pos : pos + size])
+            pos += size
+        log.save()
+    data = text.encode()
+    chunks = list(log.chunks.order_by("start").values_list("start", "size", "data"))
+    assert len(chunks) > CHUNKS_PER_FETCH  # reading crosses from one query's chunks to the next
+    for start, size, packed in chunks:
+        piece = inflate(packed)
+        assert len(piece) == size <= STREAM_PART_MAX
+        assert data[start : start + size] == piece
+        piece.decode("utf-8")  # strict: no character is cut between chunks
+    windows = [(0, None), (1, 10), (STREAM_PART_MAX - 1, 3), (len(data) - 1, None), (len(data), 5)]
+    windows += [(rnd.randrange(len(data)), rnd.choice([None, 1, 200_000])) for _ in range(20)]
+    for offset, limit in windows:
+        end = None if limit is None else offset + limit
+        assert b"".join(logstore.read_bytes(log, offset, limit)) == data[offset:end], (offset, limit)
+    middle = len(text.encode()[: len(data) // 2].decode("utf-8", "ignore").encode())
+    assert "".join(logstore.read(log, middle)) == data[middle:].decode()

@@ -1,3 +1,7 @@
+from collections.abc import Iterator
+
+import psycopg
+from django.db import connection as db
 from django.db import models
 from isal.isal_zlib import decompress as inflate  # zlib's format, inflated several times faster
 
@@ -185,8 +189,8 @@ class Job(ProviderRow):
         return None
 
 
-# Stored log chunks fetched per database round trip while streaming a log (each holds at
-# most 64 KB of text, compressed).
+# Stored log chunks read per query while streaming a log (each holds at most 64 KB of
+# text, compressed): a few, since the default of an iterator (2000) would hold tens of MB.
 CHUNKS_PER_FETCH = 32
 
 
@@ -204,19 +208,54 @@ class Log(models.Model):
     def __str__(self) -> str:
         return f"log of {self.job_id} ({self.size} bytes)"
 
-    def chunks_from(self, offset: int = 0):
+    def chunks_from(self, offset: int = 0) -> Iterator[str]:
         """Yield decompressed text from byte ``offset`` on, one stored chunk at a time."""
-        first_start = (
-            self.chunks.filter(start__lte=offset).order_by("-start").values_list("start", flat=True).first()
-        ) or 0
-        rows = self.chunks.filter(start__gte=first_start).order_by("start").values_list("start", "data")
-        # A few chunks per round trip: the default (2000) would hold tens of MB at once.
-        for start, packed in rows.iterator(chunk_size=CHUNKS_PER_FETCH):
+        for start, packed in self.packed_chunks(offset):
             data = inflate(packed)
             if offset > start:
                 data = data[offset - start :]
             if data:
                 yield data.decode("utf-8", "replace")
+
+    def packed_chunks(self, offset: int = 0, end: int | None = None) -> Iterator[tuple[int, bytes]]:
+        """``(start, compressed bytes)`` of each stored chunk holding bytes from ``offset``
+        on (and before ``end``), in order, CHUNKS_PER_FETCH chunks per query."""
+        first = 0
+        if offset:
+            first = self.chunks.filter(start__lte=offset).order_by("-start").values_list("start", flat=True).first()
+            first = first or 0
+        while True:
+            rows = _chunk_rows(self.pk, first, end)
+            yield from rows
+            if len(rows) < CHUNKS_PER_FETCH:
+                return
+            first = rows[-1][0] + 1
+
+
+def _chunk_rows(log_id: int, first: int, end: int | None) -> list[tuple[int, bytes]]:
+    """The next chunks of a log starting at or after ``first`` (and before ``end``)."""
+    if db.vendor != "postgresql":
+        rows = LogChunk.objects.filter(log_id=log_id, start__gte=first)
+        if end is not None:
+            rows = rows.filter(start__lt=end)
+        return [
+            (start, bytes(data))
+            for start, data in rows.order_by("start").values_list("start", "data")[:CHUNKS_PER_FETCH]
+        ]
+    # In binary: Django's cursors take results as text, where bytea arrives hex-encoded
+    # (twice its size, then decoded), which made reading a long log four times slower.
+    table = db.ops.quote_name(LogChunk._meta.db_table)
+    sql = f"SELECT start, data FROM {table} WHERE log_id = %s AND start >= %s"
+    params: list[int] = [log_id, first]
+    if end is not None:
+        sql += " AND start < %s"
+        params.append(end)
+    sql += " ORDER BY start LIMIT %s"
+    params.append(CHUNKS_PER_FETCH)
+    db.ensure_connection()
+    with db.wrap_database_errors, psycopg.Cursor(db.connection) as cursor:
+        cursor.execute(sql, params, binary=True)
+        return cursor.fetchall()
 
 
 class LogChunk(models.Model):
