@@ -19,6 +19,7 @@ from enum import Enum
 from itertools import count
 from typing import Any
 
+import orjson
 from django.db import connection as db
 from django.db import models
 from django.db.models import F
@@ -27,6 +28,9 @@ from django.utils import timezone
 from dashboard.lookups import AnyOf
 
 CHUNK = 500
+# Values orjson would spell its own way are handed to ``default`` instead, as the
+# standard library's encoder does.
+_SAME_AS_STDLIB = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 # Rows per COPY and merge statement: one batch, in practice.
 COPY_CHUNK = 5000
 _temp_names = count()
@@ -43,13 +47,20 @@ class UpsertResult:
     changed: list[str] = field(default_factory=list)
 
 
-# What ``json.dumps(fields, sort_keys=True, default=str, separators=(",", ":"))`` makes,
-# without making an encoder for every row.
-_FINGERPRINT_JSON = json.JSONEncoder(sort_keys=True, default=str, separators=(",", ":")).encode
+# What ``json.dumps(fields, sort_keys=True, default=str, separators=(",", ":"))`` makes
+# (the fingerprint's spelling), made by orjson: a tenth of the time, and the same text
+# for everything but characters beyond ASCII, which it writes as UTF-8 rather than
+# escaped (such a row is written once more after an upgrade, and is then stable).
+_FINGERPRINT_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS | _SAME_AS_STDLIB
+_STDLIB_FINGERPRINT = json.JSONEncoder(sort_keys=True, default=str, separators=(",", ":")).encode
 
 
 def fingerprint(fields: dict) -> str:
-    return hashlib.md5(_FINGERPRINT_JSON(fields).encode(), usedforsecurity=False).hexdigest()
+    try:
+        text = orjson.dumps(fields, default=str, option=_FINGERPRINT_OPTIONS)
+    except TypeError:  # orjson refuses integers beyond 64 bits; the standard library does not
+        text = _STDLIB_FINGERPRINT(fields).encode()
+    return hashlib.md5(text, usedforsecurity=False).hexdigest()
 
 
 def chunked(seq: list, size: int = CHUNK) -> Iterable[list]:
@@ -125,10 +136,23 @@ def _to_copy(column: models.Field) -> Callable[[Any], Any]:
 
 
 def json_encoder(column: models.JSONField) -> Callable[[Any], Any]:
-    """A column's JSON text for the copy stream (None stays NULL)."""
+    """A column's JSON text for the copy stream (None stays NULL), made by orjson with the
+    column's encoder for what orjson does not know, or by the column's encoder alone where
+    orjson refuses a value (an integer beyond 64 bits)."""
     # One encoder per column, not one per value (``json.dumps(cls=...)`` makes one each call).
-    encode = (column.encoder or json.JSONEncoder)(separators=(",", ":")).encode
-    return lambda v: None if v is None else encode(v)
+    stdlib = (column.encoder or json.JSONEncoder)(separators=(",", ":"))
+    default = stdlib.default if column.encoder else None
+    options = orjson.OPT_NON_STR_KEYS | _SAME_AS_STDLIB
+
+    def encode(value: Any) -> str | None:
+        if value is None:
+            return None
+        try:
+            return orjson.dumps(value, default=default, option=options).decode()
+        except TypeError:
+            return stdlib.encode(value)
+
+    return encode
 
 
 def _plain(v: Any) -> Any:

@@ -342,10 +342,22 @@ def test_a_fingerprint_is_still_the_md5_of_the_rows_sorted_json(connection):
     fields = {
         "state": State.PASSED,
         "created_at": datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
-        "raw": {"b": [1.5], "a": "ü"},
+        "raw": {"b": [1.5, None, True], "a": "plain text", "3": {"z": 10**18}},
     }
     payload = json.dumps(fields, sort_keys=True, default=str, separators=(",", ":"))
     assert fingerprint(fields) == hashlib.md5(payload.encode(), usedforsecurity=False).hexdigest()
+
+
+def test_a_row_with_an_integer_beyond_64_bits_is_written_and_read_back_whole(connection):
+    project = Project.objects.create(connection=connection, external_id="p", name="p")
+    raw = {"id": 2**70, "name": "ü ✓", "ratio": 1e-05}
+    row = row_values(Build, {"project_id": project.pk, "state": State.PASSED, "created_at": timezone.now(), "raw": raw})
+
+    first = upsert(Build, connection.pk, {"b": row})
+    again = upsert(Build, connection.pk, {"b": row_values(Build, {**row, "raw": dict(raw)})})
+
+    assert Build.objects.get(pk=first.ids["b"]).raw == raw
+    assert (first.created, again.unchanged) == (1, 1)  # its fingerprint is stable
 
 
 def test_a_written_row_holds_enum_values_json_and_cut_strings_as_the_orm_would(connection):
