@@ -30,7 +30,16 @@ from django.utils import timezone
 from dashboard.models import Build, Connection, Job, Pipeline, Project
 from dashboard.sync import sync_connection
 
-from .common import Row, SimulatorProcess, percentile, start_celery, start_worker, stop_process
+from .common import (
+    Row,
+    SimulatorProcess,
+    machine_ticks,
+    percentile,
+    process_cpu,
+    start_celery,
+    start_worker,
+    stop_process,
+)
 
 TOKEN = "bench-fanout"
 SIMULATORS = 4
@@ -152,26 +161,6 @@ def wait_until_ready(app: Celery, workers: int, limit: float = 60) -> None:
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline and len(app.control.ping(timeout=1.0) or []) < workers:
         time.sleep(0.5)
-
-
-def process_cpu(pid: int) -> float:
-    """CPU seconds (user + system) a process has used, from /proc (0 where there is none)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def machine_ticks() -> tuple[int, int]:
-    """(busy, total) CPU ticks of the whole machine so far, from /proc/stat ((0, 0) where
-    there is none)."""
-    try:
-        ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    except OSError:
-        return 0, 0
-    idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)  # idle + iowait
-    return sum(ticks) - idle, sum(ticks)
 
 
 def make_connections(count: int, interval: int, urls: list[str]) -> None:

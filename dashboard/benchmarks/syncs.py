@@ -3,6 +3,7 @@ against its simulator running in a process of its own."""
 
 from __future__ import annotations
 
+import os
 import time
 
 from django.conf import settings
@@ -11,7 +12,7 @@ from dashboard.models import Build, Connection, Job
 from dashboard.sync import sync_connection
 from providers.registry import adapter_class
 
-from .common import Row, SimulatorProcess, percentile
+from .common import Row, SimulatorProcess, machine_ticks, percentile, process_cpu
 
 TOKEN = "bench-token"
 # History per provider: (projects, builds per project, jobs per build) for a full run and
@@ -58,8 +59,11 @@ def one_provider(kind: str, projects: int, builds: int, jobs: int) -> list[Row]:
         )
         adapter_class(kind)  # imported once per process (a worker has it loaded): not timed
         wall, cpu = time.perf_counter(), time.process_time()
+        sim_cpu, machine = process_cpu(sim.process.pid), machine_ticks()
         first = sync_connection(connection.pk)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        sim_cpu = process_cpu(sim.process.pid) - sim_cpu
+        busy, total = (after - before for after, before in zip(machine_ticks(), machine, strict=True))
         held_builds = Build.objects.filter(connection=connection).count()
         held_jobs = Job.objects.filter(connection=connection).count()
         quiet_wall = time.perf_counter()
@@ -75,7 +79,8 @@ def one_provider(kind: str, projects: int, builds: int, jobs: int) -> list[Row]:
             f"{held_jobs / wall:,.0f} jobs/s ({wall:.1f} s)",
             f"one sync_connection into an empty database, simulator in its own process; "
             f"{first.requests:,} requests ({per_build:.2f} per build, counting the logs of up to 50 jobs "
-            f"that just finished), sync CPU {cpu:.1f} s; status {first.status}",
+            f"that just finished), sync CPU {cpu:.1f} s, simulator CPU {sim_cpu:.1f} s, the machine's "
+            f"{os.cpu_count()} cores {busy / total if total else float('nan'):.0%} busy; status {first.status}",
         ),
         Row(
             f"quiet re-sync, {kind}",
