@@ -60,8 +60,20 @@ def listing_seen(model_name: str, connection_id: int, ids: set[str], scope: dict
     """A complete listing: what it shows is there; what we hold in its scope and it
     does not show is missing."""
     model = model_named(model_name)
-    restore(model_name, connection_id, ids)
-    held = set(_scoped(model, connection_id, scope).filter(gone=False).values_list("external_id", flat=True))
+    # One read of what is held in scope, marks included: a listing shows again what we
+    # hold, so the rows to restore are usually none and no restoring statement is sent.
+    in_scope = _scoped(model, connection_id, scope).values_list("external_id", "gone", "missing_count")
+    held, seen_in_scope, marked = set(), set(), set()
+    for external_id, gone, missing_count in in_scope:
+        seen_in_scope.add(external_id)
+        if external_id in ids:
+            if gone or missing_count:
+                marked.add(external_id)
+            held.add(external_id)
+        elif not gone:
+            held.add(external_id)
+    # A listed row held outside the scope (or not yet held) is restored by id as well.
+    restore(model_name, connection_id, marked | (ids - seen_in_scope))
     missing = held - ids
     if not missing:
         return

@@ -3,6 +3,8 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connection as db_connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from dashboard.evidence import Evidence
@@ -127,3 +129,24 @@ def test_a_finished_build_with_a_job_in_an_unknown_state_is_read_again(connectio
     apply_batch(connection, Batch(builds=[record]))
 
     assert Build.objects.get(external_id="y").recheck_at is not None
+
+
+def test_a_listing_restores_the_marked_rows_it_shows_in_or_out_of_its_scope_and_writes_nothing_else(connection):
+    other = BuildRecord("elsewhere", State.PASSED, T0, pipeline_id="other")
+    apply_batch(connection, Batch(builds=[*(build(f"b{i}") for i in range(4)), other]))
+    listed(connection, "b0", "b1")  # b2, b3 and "elsewhere" missing once: marked
+    assert set(Build.objects.filter(missing_count=1).values_list("external_id", flat=True)) == {"b2", "b3", "elsewhere"}
+
+    scoped = Listing("build", {"b0", "b1", "b2", "elsewhere"}, scope={"pipeline": "deploy"})
+    apply_batch(connection, Batch(listings=[scoped]), Evidence())
+
+    marks = dict(Build.objects.values_list("external_id", "missing_count"))
+    assert marks.pop("b3") > 0, "not shown: still missing"
+    assert marks == {"b0": 0, "b1": 0, "b2": 0, "elsewhere": 0}
+    with CaptureQueriesContext(db_connection) as ran:
+        listed(connection, "b0", "b1", "b2", "b3", "elsewhere")
+    assert not Build.objects.filter(missing_count__gt=0).exists()
+    with CaptureQueriesContext(db_connection) as quiet:
+        listed(connection, "b0", "b1", "b2", "b3", "elsewhere")
+    writes = [q["sql"] for q in quiet.captured_queries if q["sql"].startswith(("UPDATE", "INSERT", "DELETE"))]
+    assert writes == [] and len(quiet.captured_queries) < len(ran.captured_queries)
