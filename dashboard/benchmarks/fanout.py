@@ -68,12 +68,12 @@ def figures(connections: int = 1000, interval: int = 60, warmup: float = 20, win
         beat = start_celery(["beat", "--schedule", str(scratch / "beat-schedule")], scratch / "beat.log")
         watch(warmup)
         one = measure(window)
-        one_burst = burst(connections, interval, workers)
+        one_burst = burst(connections, interval, workers, [s.process.pid for s in sims])
         workers.append(start_worker(2, scratch, THREADS))
         wait_until_ready(app, 2)
         watch(10)  # the second worker settles in
         two = measure(window)
-        two_burst = burst(connections, interval, workers)
+        two_burst = burst(connections, interval, workers, [s.process.pid for s in sims])
     finally:
         for process in [*workers, beat]:
             if process is not None:
@@ -118,22 +118,29 @@ class Burst:
     per_minute: float
     worker_cpu_per_sync: float  # seconds of worker-process CPU per sync
     machine_busy: float  # share of all the machine's cores busy meanwhile (0..1), or nan
+    simulator_cpu_per_sync: float = 0.0  # seconds of the simulators' CPU per sync
+    machine_cpu_per_sync: float = float("nan")  # seconds of every core's busy time per sync
 
     def words(self) -> str:
         if math.isnan(self.machine_busy):
             return ""
+        rest = self.machine_cpu_per_sync - self.worker_cpu_per_sync - self.simulator_cpu_per_sync
+        ceiling = (os.cpu_count() or 1) * 60 / self.machine_cpu_per_sync if self.machine_cpu_per_sync > 0 else 0
         return (
-            f"; worker CPU {self.worker_cpu_per_sync * 1000:.0f} ms per sync, the machine's "
-            f"{os.cpu_count()} cores {self.machine_busy:.0%} busy meanwhile (workers, simulators, PostgreSQL, Redis)"
+            f"; CPU per sync: worker {self.worker_cpu_per_sync * 1000:.0f} ms, simulators "
+            f"{self.simulator_cpu_per_sync * 1000:.0f} ms, the rest (PostgreSQL, Redis, beat, the bench) "
+            f"{rest * 1000:.0f} ms; the machine's {os.cpu_count()} cores {self.machine_busy:.0%} busy meanwhile: "
+            f"at that cost this machine's cores could do about {ceiling:,.0f} syncs/min, however many workers"
         )
 
 
-def burst(connections: int, interval: int, workers: list[subprocess.Popen]) -> Burst:
+def burst(connections: int, interval: int, workers: list[subprocess.Popen], simulators: list[int]) -> Burst:
     """Syncs per minute while a backlog of every connection drains: what the workers can
     do, rather than what the schedule asks of them, with what it cost in CPU (to tell a
     limit of the code from a limit of the machine). The due times are spread again after."""
     start_count = sum(count for count, _ in snapshot().values())
     cpu_before, machine_before = sum(process_cpu(w.pid) for w in workers), machine_ticks()
+    sim_before = sum(process_cpu(pid) for pid in simulators)
     Connection.objects.update(next_sync_at=timezone.now())
     start_at = time.monotonic()
     done = 0
@@ -142,9 +149,17 @@ def burst(connections: int, interval: int, workers: list[subprocess.Popen]) -> B
         done = sum(count for count, _ in snapshot().values()) - start_count
     elapsed = time.monotonic() - start_at
     cpu = sum(process_cpu(w.pid) for w in workers) - cpu_before
+    sim_cpu = sum(process_cpu(pid) for pid in simulators) - sim_before
     busy, total = (after - before for after, before in zip(machine_ticks(), machine_before, strict=True))
     spread(connections, interval)
-    return Burst(done * 60 / elapsed, cpu / max(done, 1), busy / total if total else float("nan"))
+    synced = max(done, 1)
+    return Burst(
+        done * 60 / elapsed,
+        cpu / synced,
+        busy / total if total else float("nan"),
+        sim_cpu / synced,
+        busy / os.sysconf("SC_CLK_TCK") / synced,
+    )
 
 
 def spread(connections: int, interval: int) -> None:
