@@ -49,8 +49,9 @@ class UpsertResult:
 
 # What ``json.dumps(fields, sort_keys=True, default=str, separators=(",", ":"))`` makes
 # (the fingerprint's spelling), made by orjson: a tenth of the time, and the same text
-# for everything but characters beyond ASCII, which it writes as UTF-8 rather than
-# escaped (such a row is written once more after an upgrade, and is then stable).
+# but for characters beyond ASCII (UTF-8 rather than escaped) and some small floats
+# (``0.00001`` for ``1e-05``): such a row is written once more after an upgrade, and is
+# then stable.
 _FINGERPRINT_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS | _SAME_AS_STDLIB
 _STDLIB_FINGERPRINT = json.JSONEncoder(sort_keys=True, default=str, separators=(",", ":")).encode
 
