@@ -62,18 +62,12 @@ def listing_seen(model_name: str, connection_id: int, ids: set[str], scope: dict
     model = model_named(model_name)
     # One read of what is held in scope, marks included: a listing shows again what we
     # hold, so the rows to restore are usually none and no restoring statement is sent.
-    in_scope = _scoped(model, connection_id, scope).values_list("external_id", "gone", "missing_count")
-    held, seen_in_scope, marked = set(), set(), set()
-    for external_id, gone, missing_count in in_scope:
-        seen_in_scope.add(external_id)
-        if external_id in ids:
-            if gone or missing_count:
-                marked.add(external_id)
-            held.add(external_id)
-        elif not gone:
-            held.add(external_id)
+    rows = list(_scoped(model, connection_id, scope).values_list("external_id", "gone", "missing_count"))
+    in_scope = {external_id for external_id, _, _ in rows}
+    marked = {external_id for external_id, gone, count in rows if external_id in ids and (gone or count)}
+    held = {external_id for external_id, gone, _ in rows if external_id in ids or not gone}
     # A listed row held outside the scope (or not yet held) is restored by id as well.
-    restore(model_name, connection_id, marked | (ids - seen_in_scope))
+    restore(model_name, connection_id, marked | (ids - in_scope))
     missing = held - ids
     if not missing:
         return

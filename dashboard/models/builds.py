@@ -234,26 +234,18 @@ class Log(models.Model):
 
 def _chunk_rows(log_id: int, first: int, end: int | None) -> list[tuple[int, bytes]]:
     """The next chunks of a log starting at or after ``first`` (and before ``end``)."""
-    if db.vendor != "postgresql":
-        rows = LogChunk.objects.filter(log_id=log_id, start__gte=first)
-        if end is not None:
-            rows = rows.filter(start__lt=end)
-        return [
-            (start, bytes(data))
-            for start, data in rows.order_by("start").values_list("start", "data")[:CHUNKS_PER_FETCH]
-        ]
-    # In binary: Django's cursors take results as text, where bytea arrives hex-encoded
-    # (twice its size, then decoded), which made reading a long log four times slower.
-    # A psycopg cursor of its own on Django's connection (so inside the same transaction);
-    # Django's query log and database metrics do not see this query.
-    table = db.ops.quote_name(LogChunk._meta.db_table)
-    sql = f"SELECT start, data FROM {table} WHERE log_id = %s AND start >= %s"
-    params: list[int] = [log_id, first]
+    rows = LogChunk.objects.filter(log_id=log_id, start__gte=first)
     if end is not None:
-        sql += " AND start < %s"
-        params.append(end)
-    sql += " ORDER BY start LIMIT %s"
-    params.append(CHUNKS_PER_FETCH)
+        rows = rows.filter(start__lt=end)
+    rows = rows.order_by("start").values_list("start", "data")[:CHUNKS_PER_FETCH]
+    if db.vendor != "postgresql":
+        return [(start, bytes(data)) for start, data in rows]
+    # The same query, its results in binary: Django's cursors take results as text,
+    # where bytea arrives hex-encoded (twice its size, then decoded), which made reading
+    # a long log four times slower. A psycopg cursor of its own on Django's connection
+    # (so inside the same transaction); Django's query log and database metrics do not
+    # see this query.
+    sql, params = rows.query.sql_with_params()
     db.ensure_connection()
     with db.wrap_database_errors, psycopg.Cursor(db.connection) as cursor:
         cursor.execute(sql, params, binary=True)
