@@ -45,7 +45,9 @@ def append(log: Log, text: str) -> None:
     any chunk decodes on its own."""
     if not text:
         return
-    data = memoryview(text.encode("utf-8"))
+    # A lone surrogate (JSON allows "\ud800") has no UTF-8 form: it is stored as "?",
+    # so one odd character spoils that character, not the log or the sync storing it.
+    data = memoryview(text.encode("utf-8", "replace"))
     pos = 0
     last = log.chunks.order_by("-start").first()
     if last is not None and last.size < CHUNK_BYTES:

@@ -5,6 +5,7 @@ across chunk boundaries, in any case, past ASCII."""
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 import tracemalloc
 
@@ -149,3 +150,9 @@ def test_appended_pieces_are_kept_in_chunks_of_whole_characters_and_read_back_fr
         assert b"".join(logstore.read_bytes(log, offset, limit)) == data[offset:end], (offset, limit)
     middle = len(text.encode()[: len(data) // 2].decode("utf-8", "ignore").encode())
     assert "".join(logstore.read(log, middle)) == data[middle:].decode()
+
+
+def test_a_lone_surrogate_in_a_providers_log_is_stored_as_a_question_mark_and_the_rest_kept(job):
+    text = json.loads('"before \\ud800 after"') + "\n✓ next line\n"  # valid JSON, no UTF-8 form
+    log = store(job, text)
+    assert "".join(logstore.read(log)) == "before ? after\n✓ next line\n"
