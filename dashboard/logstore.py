@@ -43,13 +43,19 @@ def append(log: Log, text: str) -> None:
     """Append text to a log; the caller holds a transaction with the log row locked.
     The last chunk is filled up to CHUNK_BYTES first. Chunks hold whole characters, so
     any chunk decodes on its own."""
+    LogChunk.objects.bulk_create(new_chunks(log, text))
+
+
+def new_chunks(log: Log, text: str) -> list[LogChunk]:
+    """The chunks that append ``text`` to ``log`` (not yet saved), after filling its
+    last stored chunk (saved here); ``log.size`` grows by the text's bytes."""
     if not text:
-        return
+        return []
     # A lone surrogate (JSON allows "\ud800") has no UTF-8 form: it is stored as "?",
     # so one odd character spoils that character, not the log or the sync storing it.
     data = memoryview(text.encode("utf-8", "replace"))
     pos = 0
-    last = log.chunks.order_by("-start").first()
+    last = log.chunks.order_by("-start").first() if log.size else None  # an empty log has none
     if last is not None and last.size < CHUNK_BYTES:
         pos = _whole_characters(data, CHUNK_BYTES - last.size)
         if pos:
@@ -58,12 +64,14 @@ def append(log: Log, text: str) -> None:
             log.size += len(joined) - last.size
             last.size = len(joined)
             last.save(update_fields=["data", "size"])
+    chunks = []
     while pos < len(data):
         end = pos + _whole_characters(data[pos:], CHUNK_BYTES)
         piece = data[pos:end]
-        LogChunk.objects.create(log=log, start=log.size, size=len(piece), data=zlib.compress(piece, 6))
+        chunks.append(LogChunk(log=log, start=log.size, size=len(piece), data=zlib.compress(piece, 6)))
         log.size += len(piece)
         pos = end
+    return chunks
 
 
 def _whole_characters(data: memoryview, limit: int) -> int:
@@ -99,19 +107,34 @@ def refresh_log(job: Job, adapter: Adapter | None = None, *, interactive: bool =
 def store_piece(job: Job, log: Log, cursor: dict, piece: LogPiece) -> Log:
     """Store ``piece``, read from ``cursor``, unless another request stored a piece of
     this log meanwhile (then ours is dropped)."""
+    return store_pieces([(job, log, cursor, piece)])[0]
+
+
+def store_pieces(pieces: list[tuple[Job, Log, dict, LogPiece]]) -> list[Log]:
+    """``store_piece`` of each, in one transaction and a few statements whatever their
+    number (the logs a sync saw finishing are stored together): the logs are locked
+    together, their new chunks inserted together and the logs updated together.
+    Returns the logs as stored, in the pieces' order."""
+    if not pieces:
+        return []
     with transaction.atomic():
-        log = Log.objects.select_for_update().get(pk=log.pk)
-        if log.cursor != cursor or log.complete:
-            return log
-        append(log, piece.text)
-        log.cursor = piece.cursor
-        log.complete = piece.complete
-        log.fetched_at = timezone.now()
-        log.error = ""
-        log.save(update_fields=["size", "cursor", "complete", "fetched_at", "error"])
-        if piece.exit_code is not None and job.exit_code is None:
-            Job.objects.filter(pk=job.pk).update(exit_code=piece.exit_code)
-    return log
+        ids = [log.pk for _, log, _, _ in pieces]
+        locked = {log.pk: log for log in Log.objects.select_for_update().filter(AnyOf(F("pk"), ids)).order_by("pk")}
+        chunks: list[LogChunk] = []
+        stored: dict[int, Log] = {}
+        now = timezone.now()
+        for job, held, cursor, piece in pieces:
+            log = locked[held.pk]
+            if log.cursor != cursor or log.complete:
+                continue  # another request stored a piece meanwhile
+            chunks += new_chunks(log, piece.text)
+            log.cursor, log.complete, log.fetched_at, log.error = piece.cursor, piece.complete, now, ""
+            stored[log.pk] = log
+            if piece.exit_code is not None and job.exit_code is None:
+                Job.objects.filter(pk=job.pk).update(exit_code=piece.exit_code)
+        LogChunk.objects.bulk_create(chunks)
+        Log.objects.bulk_update(list(stored.values()), ["size", "cursor", "complete", "fetched_at", "error"])
+    return [locked[pk] for pk in ids]
 
 
 def read(log: Log, offset: int = 0) -> Iterator[str]:

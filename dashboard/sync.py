@@ -29,7 +29,7 @@ from django.utils import timezone
 from dashboard.apply import BatchResult, apply_batch, backoff
 from dashboard.evidence import Evidence
 from dashboard.key_rotation import refuse_unreadable_token
-from dashboard.logstore import logs_for, store_piece
+from dashboard.logstore import logs_for, store_pieces
 from dashboard.lookups import AnyOf
 from dashboard.models import Build, Connection, Health, Job, Log, SyncRun
 from dashboard.models.registry import model_named
@@ -55,6 +55,9 @@ REPOLL_LIMIT = 500
 RECHECK_LIMIT = 50
 LOG_PREFETCH_LIMIT = 50
 LOG_PREFETCH_WINDOW = timedelta(hours=1)
+# A log fetch failing with one of these ends the sync; any other provider error is a
+# problem of that one log.
+SYNC_ENDING = (AuthError, Unavailable, RateLimited, BoundReached)
 STORED_LIMIT = 10_000
 
 
@@ -408,15 +411,21 @@ def prefetch_logs(adapter, job_ids: list[int]) -> list[str]:
             return exc
 
     pairs = list(zip(jobs, logs, strict=True))
+    kept: list[tuple[Job, Log, LogPiece]] = []
+    ending: Exception | None = None
     for (job, log), piece in zip(pairs, adapter.client.concurrently(fetch, pairs), strict=True):
-        if isinstance(piece, (AuthError, Unavailable, RateLimited, BoundReached)):
-            raise piece
-        if isinstance(piece, ProviderError):
+        if isinstance(piece, ProviderError) and not isinstance(piece, SYNC_ENDING):
             problems.append(f"log of job {job.external_id}: {piece}")
-            continue
-        if isinstance(piece, Exception):
-            raise piece
-        store_piece(job, log, dict(log.cursor or {}), piece)  # drops it if the log moved on meanwhile
+        elif isinstance(piece, Exception):
+            ending = piece  # ends the sync once the logs before it are stored
+            break
+        else:
+            kept.append((job, log, piece))
+    # Stored together (each dropped if its log moved on meanwhile): one by one, storing
+    # fifty small logs took longer than fetching them.
+    store_pieces([(job, log, dict(log.cursor or {}), piece) for job, log, piece in kept])
+    if ending is not None:
+        raise ending
     return problems
 
 

@@ -15,12 +15,13 @@ import pytest
 from django.core.exceptions import FieldDoesNotExist
 from django.db import connection as connection_db
 from django.db.models import F
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from dashboard import sync as sync_module
 from dashboard.apply import row_values
-from dashboard.logstore import log_for, logs_for
+from dashboard.logstore import log_for, logs_for, read, store_piece, store_pieces
 from dashboard.lookups import AnyOf
 from dashboard.models import Build, Connection, Job, Log, Project
 from dashboard.states import State
@@ -29,6 +30,7 @@ from dashboard.upsert import fingerprint, upsert
 from providers.base import pool
 from providers.base.errors import BudgetExhausted
 from providers.base.readahead import ReadAhead
+from providers.base.records import LogPiece
 from providers.base.sim import Scale
 from providers.harmont.client import HarmontClient
 from providers.harmont.sim import HarmontSimulator
@@ -391,6 +393,38 @@ def test_logs_made_together_are_the_logs_made_one_by_one(connection):
     made = [logs[i] for i in (0, 1, 3)]
     assert [log.pk for log in made] == sorted(log.pk for log in made)  # made in the jobs' order
     assert all((log.size, log.complete, log.cursor, log.fetched_at) == (0, False, {}, None) for log in made)
+
+
+def test_log_pieces_stored_together_are_stored_as_one_by_one_in_the_same_statements_for_3_or_30(connection):
+    project = Project.objects.create(connection=connection, external_id="p", name="p")
+    build = Build.objects.create(
+        connection=connection, project=project, external_id="b", state="passed", created_at=timezone.now()
+    )
+    jobs = [
+        Job.objects.create(connection=connection, build=build, external_id=f"j{i}", name=f"j{i}") for i in range(35)
+    ]
+    logs = logs_for(jobs)
+    store_piece(jobs[33], logs[33], {}, LogPiece("begun\n", {"seq": 1}, False))  # a log with text already
+    logs[33].refresh_from_db()
+    store_piece(jobs[34], logs[34], {}, LogPiece("stored by a page view\n", {"seq": 9}, False))  # moved on meanwhile
+    pieces = [
+        (job, log, {}, LogPiece(f"log of {job.external_id}\n", {"seq": 1}, True))
+        for job, log in zip(jobs, logs, strict=True)
+    ]
+    pieces[33] = (jobs[33], logs[33], {"seq": 1}, LogPiece("ünïcode ends it\n", {"seq": 2}, True, exit_code=3))
+
+    with CaptureQueriesContext(connection_db) as three:
+        store_pieces(pieces[:3])
+    with CaptureQueriesContext(connection_db) as thirty:
+        store_pieces(pieces[3:33])
+    stored = store_pieces(pieces[33:])
+
+    assert len(thirty.captured_queries) == len(three.captured_queries)
+    texts = {log.job_id: "".join(read(log)) for log in Log.objects.filter(job__in=jobs)}
+    assert all(texts[job.pk] == f"log of {job.external_id}\n" for job in jobs[:33])
+    assert texts[jobs[33].pk] == "begun\nünïcode ends it\n" and Job.objects.get(pk=jobs[33].pk).exit_code == 3
+    assert texts[jobs[34].pk] == "stored by a page view\n"  # ours was dropped
+    assert [(log.complete, log.cursor) for log in stored] == [(True, {"seq": 2}), (False, {"seq": 9})]
 
 
 def test_membership_in_an_empty_list_asks_nothing(connection, django_assert_num_queries):
