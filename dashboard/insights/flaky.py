@@ -14,19 +14,23 @@ from collections.abc import Iterable
 from django.db.models import F
 
 from dashboard.lookups import AnyOf
-from dashboard.models import Build, FlakeEvent, Job
+from dashboard.models import Build, FlakeEvent
 from dashboard.states import State
 
 from .days import day_of
+from .jobs import JobsReader, read_jobs
 from .store import chunked, replace_rows
 
 COMMITS_AT_ONCE = 200
 FIELDS = ("id", "project_id", "pipeline_id", "branch", "commit_sha", "group_id", "created_at")
 
 
-def refresh(connection_id: int, commits: Iterable[str], solo_build_ids: Iterable[int]) -> set[tuple]:
+def refresh(
+    connection_id: int, commits: Iterable[str], solo_build_ids: Iterable[int], jobs_of: JobsReader = read_jobs
+) -> set[tuple]:
     """Recompute the flake events of every build of ``commits`` and of the commit-less
-    builds given. Returns the (pipeline key, branch, day) groups whose events changed."""
+    builds given (their jobs read by ``jobs_of``). Returns the (pipeline key, branch,
+    day) groups whose events changed."""
     changed: set[tuple] = set()
     parts = [
         Build.objects.filter(AnyOf(F("commit_sha"), part), connection_id=connection_id)
@@ -40,7 +44,7 @@ def refresh(connection_id: int, commits: Iterable[str], solo_build_ids: Iterable
         builds = {b["id"]: b for b in queryset.values(*FIELDS)}
         if not builds:
             continue
-        rows = events_of(connection_id, builds)
+        rows = events_of(connection_id, builds, jobs_of)
         for event in replace_rows(
             FlakeEvent.objects.filter(AnyOf(F("failed_build_id"), list(builds))), ("failed_job_id",), rows
         ):
@@ -48,16 +52,15 @@ def refresh(connection_id: int, commits: Iterable[str], solo_build_ids: Iterable
     return changed
 
 
-def tries_of(builds: dict[int, dict]) -> dict[tuple, list]:
+def tries_of(builds: dict[int, dict], jobs_of: JobsReader = read_jobs) -> dict[tuple, list]:
     tries: dict[tuple, list] = {}
-    for part in chunked(list(builds)):
-        for job in Job.objects.filter(AnyOf(F("build_id"), part), state__in=(State.PASSED, State.FAILED)).values(
-            "id", "build_id", "name", "state", "created_at", "started_at"
-        ):
-            build = builds[job["build_id"]]
-            commit = build["commit_sha"] or f"build {build['id']}"
-            moment = job["started_at"] or job["created_at"] or build["created_at"]
-            tries.setdefault((commit, build["pipeline_id"] or 0, job["name"]), []).append((moment, job["id"], job))
+    for job in jobs_of(list(builds)):
+        if job["state"] not in (State.PASSED, State.FAILED):
+            continue
+        build = builds[job["build_id"]]
+        commit = build["commit_sha"] or f"build {build['id']}"
+        moment = job["started_at"] or job["created_at"] or build["created_at"]
+        tries.setdefault((commit, build["pipeline_id"] or 0, job["name"]), []).append((moment, job["id"], job))
     return tries
 
 
@@ -69,9 +72,9 @@ def kind_of(failed: dict, passed: dict) -> str:
     return FlakeEvent.Kind.RERUN
 
 
-def events_of(connection_id: int, builds: dict[int, dict]) -> dict[tuple, dict]:
+def events_of(connection_id: int, builds: dict[int, dict], jobs_of: JobsReader = read_jobs) -> dict[tuple, dict]:
     events: dict[tuple, dict] = {}
-    for (_, pipeline_key, name), tries in tries_of(builds).items():
+    for (_, pipeline_key, name), tries in tries_of(builds, jobs_of).items():
         if len(tries) < 2:
             continue
         tries.sort(key=lambda t: (t[0], t[1]))

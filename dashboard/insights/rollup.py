@@ -18,7 +18,6 @@ from datetime import UTC, date
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
-from django.db.models.fields.json import KT
 from django.db.models.functions import TruncDate
 
 from dashboard.lookups import AnyOf
@@ -42,14 +41,13 @@ from dashboard.states import State
 
 from . import buckets, dora, flaky, red, spans
 from .days import day_bounds, day_of, seconds_between
+from .jobs import JobsOf, JobsReader, read_jobs
 from .store import chunked, replace_rows
 
 log = logging.getLogger(__name__)
 
 Group = tuple[int, str, date]  # pipeline key, branch, day
 OUTCOMES = (State.PASSED, State.FAILED)
-# Where Semaphore says which machine (or self-hosted agent type) a job ran on.
-MACHINE_TYPE = "raw__job__spec__agent__machine__type"
 KEYS = {
     BuildDay: ("connection_id", "pipeline_key", "branch", "day", "project_key"),
     JobDay: ("connection_id", "pipeline_key", "branch", "day", "project_key", "job_name"),
@@ -97,20 +95,21 @@ def _refresh(connection_id: int, builds: list[dict]) -> None:
     commits = {b["commit_sha"] for b in builds if b["commit_sha"]}
     solo = {b["id"] for b in builds if not b["commit_sha"]}
     groups = {(b["pipeline_id"] or 0, b["branch"], day_of(b["created_at"])) for b in builds}
-    groups |= flaky.refresh(connection_id, commits, solo)
-    refresh_groups(connection_id, groups)
+    jobs = JobsOf()  # the jobs the flakes read are those the groups read next
+    groups |= flaky.refresh(connection_id, commits, solo, jobs.keep)
+    refresh_groups(connection_id, groups, jobs.take)
     red.refresh(connection_id, builds)
     dora.refresh_for_builds(connection_id, builds)
 
 
-def refresh_groups(connection_id: int, groups: Iterable[Group]) -> None:
+def refresh_groups(connection_id: int, groups: Iterable[Group], jobs_of: JobsReader = read_jobs) -> None:
     by_day: dict[date, tuple[set[int], set[str]]] = {}
     for pipeline_key, branch, day in groups:
         pipelines, branches = by_day.setdefault(day, (set(), set()))
         pipelines.add(pipeline_key)
         branches.add(branch)
     for day, (pipelines, branches) in sorted(by_day.items()):
-        recompute_groups(connection_id, day, pipelines, branches)
+        recompute_groups(connection_id, day, pipelines, branches, jobs_of)
         recompute_all_branches(connection_id, day, pipelines)
     # Spans cover many days: each is recomputed once, after every day's rows below it.
     spans.refresh_days(connection_id, {day: pipelines for day, (pipelines, _) in by_day.items()})
@@ -139,16 +138,6 @@ def rebuild(connection: Connection) -> None:
 
 
 # Computing ------------------------------------------------------------------------------------
-def jobs_of(build_ids: list[int]) -> list[dict]:
-    return [
-        j
-        for part in chunked(build_ids)
-        for j in Job.objects.filter(AnyOf(F("build_id"), part))
-        .annotate(machine=KT(MACHINE_TYPE))
-        .values("id", "build_id", "name", "state", "created_at", "started_at", "finished_at", "machine")
-    ]
-
-
 def figures_of(builds: dict[int, dict], jobs: list[dict], flakes: set[int]) -> Rows:
     """The branch rows of these builds and their jobs (``flakes``: failed job ids that
     are known flakes)."""
@@ -275,7 +264,9 @@ def stored_rows(queryset, model) -> dict[tuple, dict]:
 
 
 # Writing --------------------------------------------------------------------------------------
-def recompute_groups(connection_id: int, day: date, pipelines: set[int], branches: set[str]) -> None:
+def recompute_groups(
+    connection_id: int, day: date, pipelines: set[int], branches: set[str], jobs_of: JobsReader = read_jobs
+) -> None:
     """Every group of one day whose pipeline and branch are among those given: read,
     computed and written together (a superset of the changed groups, recomputed whole,
     so the rows read and the rows written cover the same groups)."""
@@ -334,7 +325,7 @@ def rebuild_day(connection_id: int, day: date) -> None:
     flakes = set(
         FlakeEvent.objects.filter(connection_id=connection_id, day=day).values_list("failed_job_id", flat=True)
     )
-    rows = figures_of(builds, jobs_of(list(builds)), flakes)
+    rows = figures_of(builds, read_jobs(list(builds)), flakes)
     everywhere = summed(rows)
     pipelines = overall({model: rows[model] | everywhere[model] for model in (BuildDay, QueueDay)})
     for model in KEYS:

@@ -62,6 +62,17 @@ def test_applying_the_same_batch_twice_writes_nothing(deploying):
     assert [sql for sql in writes if not sql.startswith('UPDATE "dashboard_connection" SET "revision"')] == []
 
 
+def test_a_batch_reads_its_builds_jobs_once_for_the_flakes_and_every_day_they_feed(deploying):
+    with CaptureQueriesContext(db) as queries:
+        deploying.apply()
+    # What flakes and day rows read of a job (deployments read their own few fields).
+    job_reads = [
+        q["sql"] for q in queries.captured_queries if re.match(r'SELECT "dashboard_job"\."id" .*"created_at"', q["sql"])
+    ]
+    assert FlakeEvent.objects.exists() and BuildDay.objects.values("day").distinct().count() > 1
+    assert len(job_reads) == 1, job_reads
+
+
 def test_builds_applied_one_at_a_time_in_any_order_give_the_rebuilt_figures(deploying):
     h = deploying
     for name in reversed(list(h.builds)):
