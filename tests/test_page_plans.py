@@ -45,8 +45,12 @@ def big(db, viewer_client):
     newest = Build.objects.order_by("-created_at").first()
     for n in range(60):
         Deployment.objects.create(
-            connection=target.connection, target=target, external_id=f"d{n}", build=newest,
-            triggered_at=timezone.now() - timedelta(hours=n), state="passed",
+            connection=target.connection,
+            target=target,
+            external_id=f"d{n}",
+            build=newest,
+            triggered_at=timezone.now() - timedelta(hours=n),
+            state="passed",
         )
     for n in range(30):
         ActionLog.objects.create(username="otto", connection=made.connections[0], action="rerun", target=f"build:b{n}")
@@ -66,10 +70,22 @@ def deep_url(client, path: str, pages: int) -> str:
 def test_no_page_or_list_scans_the_builds_or_jobs_table(big, viewer_client):
     builds, api_builds, api_jobs = reverse("builds"), reverse("api-builds"), reverse("api-jobs")
     filters = [
-        "", "state=failed", "state=blocked", "provider=harmont", f"connection={big.connections[1].slug}",
-        "project=project-3", "project=quiet-project", "pipeline=quiet-ci", f"pipeline={big.pipelines[4].name}",
-        "branch=release/", "branch=no-such-branch", "q=pricing", "q=nothing-like-this", "q=b123",
-        "q=" + "c4ca4238", "day=" + (timezone.now() - timedelta(days=3)).date().isoformat(),
+        "",
+        "state=failed",
+        "state=blocked",
+        "provider=harmont",
+        f"connection={big.connections[1].slug}",
+        "project=project-3",
+        "project=quiet-project",
+        "pipeline=quiet-ci",
+        f"pipeline={big.pipelines[4].name}",
+        "branch=release/",
+        "branch=no-such-branch",
+        "q=pricing",
+        "q=nothing-like-this",
+        "q=b123",
+        "q=" + "c4ca4238",
+        "day=" + (timezone.now() - timedelta(days=3)).date().isoformat(),
         "state=failed&project=quiet-project",
     ]
     urls = [f"{builds}?{f}" for f in filters]
@@ -78,8 +94,16 @@ def test_no_page_or_list_scans_the_builds_or_jobs_table(big, viewer_client):
     urls += [
         f"{api_jobs}?{f}"
         for f in [
-            "", "state=failed", "state=blocked", "provider=harmont", "project=quiet-project", "pipeline=quiet-ci",
-            "branch=main", "build=b77", "name=lint 1", "allowed_failure=true",
+            "",
+            "state=failed",
+            "state=blocked",
+            "provider=harmont",
+            "project=quiet-project",
+            "pipeline=quiet-ci",
+            "branch=main",
+            "build=b77",
+            "name=lint 1",
+            "allowed_failure=true",
             "started_after=" + (timezone.now() - timedelta(days=2)).isoformat().replace("+00:00", "Z"),
         ]
     ]
@@ -107,3 +131,34 @@ def test_a_project_without_recent_builds_reads_its_own_index(big, viewer_client)
 def test_a_rare_word_is_found_through_the_trigram_index(big, viewer_client):
     plans = plans_of(viewer_client, f"{reverse('builds')}?q=nothing-like-this")
     assert any("build_text_trgm" in plan for _, plan in plans), plans
+
+
+@pytest.mark.django_db
+def test_no_index_repeats_the_leading_columns_of_another():
+    """An index whose columns (and operator classes) begin another index or unique key
+    serves no query the longer one does not serve, and costs every write of a sync."""
+    with db.cursor() as cur:
+        cur.execute(
+            """
+            SELECT t.relname, i.relname, ix.indkey::int2[], ix.indclass::oid[]
+            FROM pg_index ix
+            JOIN pg_class i ON i.oid = ix.indexrelid
+            JOIN pg_class t ON t.oid = ix.indrelid
+            JOIN pg_am am ON am.oid = i.relam
+            WHERE t.relname LIKE 'dashboard\\_%%' AND am.amname = 'btree'
+              AND ix.indpred IS NULL AND ix.indexprs IS NULL
+            """
+        )
+        indexes = [
+            (table, name, list(zip(keys, classes, strict=True))) for table, name, keys, classes in cur.fetchall()
+        ]
+    repeated = sorted(
+        (short, long)
+        for table, short, columns in indexes
+        for other_table, long, longer in indexes
+        if other_table == table
+        and long != short
+        and longer[: len(columns)] == columns
+        and (len(longer) > len(columns) or short > long)  # of two alike, name one
+    )
+    assert repeated == []

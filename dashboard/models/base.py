@@ -12,7 +12,9 @@ class ProviderRow(models.Model):
     ``gone``: the provider no longer has it (confirmed, see ``dashboard.evidence``);
     ``missing_since``/``missing_count``: the evidence gathered so far."""
 
-    connection = models.ForeignKey("dashboard.Connection", on_delete=models.CASCADE)
+    # Indexed as the first column of the unique key below: an index of its own would
+    # only cost every write.
+    connection = models.ForeignKey("dashboard.Connection", db_index=False, on_delete=models.CASCADE)
     external_id = models.CharField(max_length=255)
     raw = models.JSONField(default=dict, blank=True)
     fingerprint = models.CharField(max_length=32, blank=True, editable=False)

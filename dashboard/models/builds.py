@@ -95,8 +95,9 @@ class Build(ProviderRow):
 
     objects = BuildQuerySet.as_manager()
 
-    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.SET_NULL)
-    pipeline = models.ForeignKey(Pipeline, null=True, blank=True, on_delete=models.SET_NULL)
+    # Both indexed as the first column of the recent-builds indexes below.
+    project = models.ForeignKey(Project, null=True, blank=True, db_index=False, on_delete=models.SET_NULL)
+    pipeline = models.ForeignKey(Pipeline, null=True, blank=True, db_index=False, on_delete=models.SET_NULL)
     number = models.CharField(max_length=64, blank=True, help_text="The provider's human label (#42).")
     title = models.CharField(max_length=500, blank=True)
     group_id = models.CharField(max_length=255, blank=True, help_text="Workflow or similar grouping id.")
@@ -149,7 +150,9 @@ class Build(ProviderRow):
 
 
 class Job(ProviderRow):
-    build = models.ForeignKey(Build, on_delete=models.CASCADE, related_name="jobs")
+    # Indexed as the first column of (build, position) below; so are the keys of a log's
+    # chunks (the unique (log, start)), a deployment's target and a sync run's connection.
+    build = models.ForeignKey(Build, db_index=False, on_delete=models.CASCADE, related_name="jobs")
     name = models.CharField(max_length=255)
     group = models.CharField(max_length=255, blank=True, help_text="Block, stage or similar.")
     position = models.PositiveIntegerField(default=0)
@@ -253,7 +256,7 @@ def _chunk_rows(log_id: int, first: int, end: int | None) -> list[tuple[int, byt
 
 
 class LogChunk(models.Model):
-    log = models.ForeignKey(Log, on_delete=models.CASCADE, related_name="chunks")
+    log = models.ForeignKey(Log, db_index=False, on_delete=models.CASCADE, related_name="chunks")
     start = models.BigIntegerField(help_text="Byte offset of this chunk in the whole log.")
     size = models.IntegerField()
     data = models.BinaryField()

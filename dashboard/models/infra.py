@@ -78,7 +78,7 @@ class DeploymentTarget(ProviderRow):
 class Deployment(ProviderRow):
     """One entry of a deployment target's history."""
 
-    target = models.ForeignKey(DeploymentTarget, on_delete=models.CASCADE, related_name="deployments")
+    target = models.ForeignKey(DeploymentTarget, db_index=False, on_delete=models.CASCADE, related_name="deployments")
     build = models.ForeignKey(Build, null=True, blank=True, on_delete=models.SET_NULL)
     pipeline_external_id = models.CharField(max_length=255, blank=True)
     triggered_by = models.CharField(max_length=255, blank=True)

@@ -12,7 +12,10 @@ pipeline and day, so a page without a branch filter reads one row per pipeline a
 queue rows go one step further: ``pipeline_key = ALL_PIPELINES`` rows sum every pipeline
 of a project (or, with ``project_key = ALL_PIPELINES`` too, of the whole connection) per
 day, and ``JobSpan`` sums job rows over aligned spans of days, so a 90-day page reads
-about a dozen rows per job."""
+about a dozen rows per job.
+
+No rollup indexes its connection on its own: each has an index or unique key that
+begins with the connection, and a second index would only cost every write."""
 
 from django.db import models
 
@@ -56,7 +59,7 @@ class InsightsSettings(models.Model):
 class DayRollup(models.Model):
     """The key every per-day rollup shares."""
 
-    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="+")
+    connection = models.ForeignKey(Connection, db_index=False, on_delete=models.CASCADE, related_name="+")
     project_key = models.BigIntegerField(default=0, help_text="Project primary key; 0: none.")
     pipeline_key = models.BigIntegerField(default=0, help_text="Pipeline primary key; 0: none.")
     branch = models.CharField(max_length=255, help_text=f'"{ALL_BRANCHES}": every branch together.')
@@ -119,7 +122,7 @@ class JobSpan(models.Model):
     """Every-branch JobDay rows of a pipeline and job summed over an aligned span of 2, 4,
     ... 64 days (``start``'s ordinal is a multiple of ``span``): any window is a few spans."""
 
-    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="+")
+    connection = models.ForeignKey(Connection, db_index=False, on_delete=models.CASCADE, related_name="+")
     project_key = models.BigIntegerField(default=0)
     pipeline_key = models.BigIntegerField(default=0)
     job_name = models.CharField(max_length=255)
@@ -173,7 +176,7 @@ class FlakeEvent(models.Model):
         REBUILD = "rebuild", "rebuilt in the same workflow"
         RERUN = "rerun", "run again for the same commit"
 
-    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="+")
+    connection = models.ForeignKey(Connection, db_index=False, on_delete=models.CASCADE, related_name="+")
     project_key = models.BigIntegerField(default=0)
     pipeline_key = models.BigIntegerField(default=0)
     branch = models.CharField(max_length=255)
@@ -203,7 +206,7 @@ class RedSpell(models.Model):
     """A stretch of red on a default branch: from the first failed build to the next
     passing one (by finish time); open while the branch is still red."""
 
-    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="+")
+    connection = models.ForeignKey(Connection, db_index=False, on_delete=models.CASCADE, related_name="+")
     project_key = models.BigIntegerField(default=0)
     pipeline_key = models.BigIntegerField(default=0)
     branch = models.CharField(max_length=255)
@@ -228,7 +231,7 @@ class RedDay(models.Model):
     the day inside a spell, and the spells that ended that day (how many, their failed
     builds, how long each took to fix). Open spells are added when a page is read."""
 
-    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="+")
+    connection = models.ForeignKey(Connection, db_index=False, on_delete=models.CASCADE, related_name="+")
     project_key = models.BigIntegerField(default=0)
     pipeline_key = models.BigIntegerField(default=0)
     branch = models.CharField(max_length=255)
@@ -264,7 +267,7 @@ class DeployEvent(models.Model):
         PIPELINE = "pipeline", "deploying pipeline"
         JOB = "job", "deploying job"
 
-    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="+")
+    connection = models.ForeignKey(Connection, db_index=False, on_delete=models.CASCADE, related_name="+")
     project_key = models.BigIntegerField(default=0)
     target = models.CharField(max_length=255, help_text="Deployment target, pipeline or job name.")
     target_key = models.CharField(max_length=300, help_text="Identifies the target within the connection.")
@@ -304,7 +307,7 @@ class DeployDay(models.Model):
     """Deployments of one target and day, for DORA pages: counts, and lead times and
     times to restore as log-scale histograms."""
 
-    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="+")
+    connection = models.ForeignKey(Connection, db_index=False, on_delete=models.CASCADE, related_name="+")
     project_key = models.BigIntegerField(default=0)
     target = models.CharField(max_length=255)
     target_key = models.CharField(max_length=300)
@@ -332,7 +335,7 @@ class AgentHour(models.Model):
     """Self-hosted agents of one type, sampled at every sync and summed per hour: the
     provider only ever shows the current agents, so this is the only history of them."""
 
-    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="+")
+    connection = models.ForeignKey(Connection, db_index=False, on_delete=models.CASCADE, related_name="+")
     agent_type = models.CharField(max_length=255)
     hour = models.DateTimeField()
     samples = models.PositiveIntegerField(default=0)

@@ -11,7 +11,9 @@ class SyncRun(models.Model):
         FAILED = "failed"
         INTERRUPTED = "interrupted", "interrupted (worker stopped)"
 
-    connection = models.ForeignKey("dashboard.Connection", on_delete=models.CASCADE, related_name="sync_runs")
+    connection = models.ForeignKey(
+        "dashboard.Connection", db_index=False, on_delete=models.CASCADE, related_name="sync_runs"
+    )
     # Set when the sync begins: a run is saved only at its end (auto_now_add would stamp that).
     started_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
