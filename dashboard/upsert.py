@@ -3,11 +3,12 @@ content is unchanged so a quiet sync costs no writes.
 
 One batch costs a fixed handful of statements whatever its size: one read of what is
 stored (primary key, fingerprint, remembered fields), then the changed rows written
-together. On PostgreSQL they are streamed with ``COPY`` into a temporary table and
+together. On PostgreSQL stored ones are streamed with ``COPY`` into a temporary table and
 merged with one ``INSERT ... ON CONFLICT DO UPDATE ... RETURNING``: parameter lists and
 arrays of large JSON documents cost far more client CPU to encode than the copy
-format. Elsewhere (the embedded SQLite) Django's ``bulk_create(update_conflicts=True)``
-does the same merge."""
+format. Rows that were not stored go with ``COPY`` straight into the table instead
+(``_insert_copy``). Elsewhere (the embedded SQLite) Django's
+``bulk_create(update_conflicts=True)`` does the same merge."""
 
 from __future__ import annotations
 
@@ -20,8 +21,8 @@ from itertools import count
 from typing import Any
 
 import orjson
+from django.db import IntegrityError, models, transaction
 from django.db import connection as db
-from django.db import models
 from django.db.models import F
 from django.utils import timezone
 
@@ -116,11 +117,19 @@ def upsert(
             result.created += 1
         result.changed.append(ext_id)
         changed.setdefault(tuple(sorted(fields)), {})[ext_id] = (fp, fields)
-    write = _merge_copy if db.vendor == "postgresql" else _merge_orm
+    postgresql = db.vendor == "postgresql"
     for shape, part_rows in changed.items():
         items = list(part_rows.items())
         for part in chunked(items, COPY_CHUNK):
-            result.ids.update(write(model, connection_id, shape, part))
+            if not postgresql:
+                result.ids.update(_merge_orm(model, connection_id, shape, part))
+                continue
+            new = [item for item in part if item[0] not in stored]
+            held = [item for item in part if item[0] in stored]
+            if new:
+                result.ids.update(_insert_copy(model, connection_id, shape, new))
+            if held:
+                result.ids.update(_merge_copy(model, connection_id, shape, held))
     return result
 
 
@@ -160,15 +169,14 @@ def _plain(v: Any) -> Any:
     return v.value if isinstance(v, Enum) else v
 
 
-def _merge_copy(
-    model: type[models.Model], connection_id: int, shape: tuple[str, ...], items: list[tuple[str, tuple[str, dict]]]
-) -> dict[str, int]:
-    table = model._meta.db_table
+def _copy_rows(
+    model: type[models.Model], connection_id: int, shape: tuple[str, ...]
+) -> tuple[list[models.Field], Callable[[str, str, dict], list[Any]]]:
+    """The columns a write of rows of this shape fills, and how one row's values are made
+    (external id, fingerprint, fields -> one value per column), worked out once."""
     columns = _columns(model)
-    names = [c.column for c in columns]
     given = set(shape)
-    now = timezone.now()
-    fixed: dict[str, Any] = {"connection_id": connection_id, "synced_at": now}
+    fixed: dict[str, Any] = {"connection_id": connection_id, "synced_at": timezone.now()}
     # A new row gets the model's defaults for what the record does not carry, as Django would.
     defaults = {c.attname: _to_copy(c)(c.get_default()) for c in columns if c.attname not in given}
     # Where each column's value comes from, decided once per statement rather than per row:
@@ -195,6 +203,58 @@ def _merge_copy(
         (i, attname, json_encoder(columns[i])) for i, attname in from_fields if isinstance(columns[i], models.JSONField)
     ]
     plain_fields = [(i, attname) for i, attname in from_fields if not isinstance(columns[i], models.JSONField)]
+
+    def row_of(ext_id: str, fp: str, fields: dict) -> list[Any]:
+        row = template.copy()
+        if key_at >= 0:
+            row[key_at] = ext_id
+        if fp_at >= 0:
+            row[fp_at] = fp
+        for i, attname in plain_fields:
+            value = fields[attname]
+            row[i] = value.value if isinstance(value, Enum) else value
+        for i, attname, encode in json_fields:
+            row[i] = encode(fields[attname])
+        return row
+
+    return columns, row_of
+
+
+def _insert_copy(
+    model: type[models.Model], connection_id: int, shape: tuple[str, ...], items: list[tuple[str, tuple[str, dict]]]
+) -> dict[str, int]:
+    """Rows not stored when the batch was read, streamed with ``COPY`` straight into the
+    table under primary keys taken from its sequence first: no temporary table, no
+    merge. Should another writer (an action's answer) have made one of them meanwhile,
+    the copy fails whole and is undone, and the rows are merged instead."""
+    table = model._meta.db_table
+    pk = model._meta.pk.column
+    quote = db.ops.quote_name
+    columns, row_of = _copy_rows(model, connection_id, shape)
+    column_list = ", ".join(quote(n) for n in [pk, *(c.column for c in columns)])
+    try:
+        with transaction.atomic(), db.wrap_database_errors, db.cursor() as cursor:
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)", [table, pk, len(items)]
+            )
+            keys = [key for (key,) in cursor.fetchall()]
+            with cursor.cursor.copy(f"COPY {quote(table)} ({column_list}) FROM STDIN") as copy:
+                for key, (ext_id, (fp, fields)) in zip(keys, items, strict=True):
+                    copy.write_row([key, *row_of(ext_id, fp, fields)])
+    except IntegrityError:
+        return _merge_copy(model, connection_id, shape, items)
+    return {ext_id: key for key, (ext_id, _) in zip(keys, items, strict=True)}
+
+
+def _merge_copy(
+    model: type[models.Model], connection_id: int, shape: tuple[str, ...], items: list[tuple[str, tuple[str, dict]]]
+) -> dict[str, int]:
+    """Rows that may be stored: streamed with ``COPY`` into a temporary table, then merged
+    with one ``INSERT ... ON CONFLICT DO UPDATE ... RETURNING``."""
+    table = model._meta.db_table
+    columns, row_of = _copy_rows(model, connection_id, shape)
+    names = [c.column for c in columns]
+    given = set(shape)
     temp = f"upsert_{table}_{next(_temp_names)}"
     quote = db.ops.quote_name
     # Every column but the key; the fingerprint and the sync time always change with a row.
@@ -202,20 +262,9 @@ def _merge_copy(
     column_list = ", ".join(quote(n) for n in names)
     with db.cursor() as cursor:
         cursor.execute(f"CREATE TEMPORARY TABLE {quote(temp)} AS SELECT {column_list} FROM {quote(table)} WITH NO DATA")
-        raw = cursor.cursor
-        with raw.copy(f"COPY {quote(temp)} ({column_list}) FROM STDIN") as copy:
+        with cursor.cursor.copy(f"COPY {quote(temp)} ({column_list}) FROM STDIN") as copy:
             for ext_id, (fp, fields) in items:
-                row = template.copy()
-                if key_at >= 0:
-                    row[key_at] = ext_id
-                if fp_at >= 0:
-                    row[fp_at] = fp
-                for i, attname in plain_fields:
-                    value = fields[attname]
-                    row[i] = value.value if isinstance(value, Enum) else value
-                for i, attname, encode in json_fields:
-                    row[i] = encode(fields[attname])
-                copy.write_row(row)
+                copy.write_row(row_of(ext_id, fp, fields))
         assignments = ", ".join(f"{quote(n)} = EXCLUDED.{quote(n)}" for n in updated)
         cursor.execute(
             f"INSERT INTO {quote(table)} ({column_list}) SELECT {column_list} FROM {quote(temp)} "

@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from dashboard import sync as sync_module
+from dashboard import upsert as upsert_module
 from dashboard.apply import row_values
 from dashboard.logstore import log_for, logs_for, read, store_piece, store_pieces
 from dashboard.lookups import AnyOf
@@ -59,6 +60,22 @@ def test_a_batch_is_created_then_left_alone_then_updated_with_stored_values_as_t
     assert again.ids == first.ids and set(first.ids.values()) == set(Project.objects.values_list("id", flat=True))
     assert Project.objects.get(external_id="p0").raw == raw
     assert Project.objects.get(external_id="p1").name == "renamed"
+
+
+@pytest.mark.skipif(connection_db.vendor != "postgresql", reason="new rows are copied straight in on PostgreSQL")
+def test_a_new_row_that_another_writer_made_meanwhile_is_merged_and_the_rest_written(connection):
+    made = upsert(Project, connection.pk, {"p1": {"name": "made by an action's answer", "raw": {}}})
+    rows = {"p0": {"name": "zero", "raw": {"n": 0}}, "p1": {"name": "one", "raw": {"n": 1}}}
+
+    # Read before p1 was made, the batch holds both as new: the copy fails and is undone.
+    ids = upsert_module._insert_copy(
+        Project, connection.pk, ("name", "raw"), [(k, (fingerprint(v), v)) for k, v in rows.items()]
+    )
+
+    assert ids["p1"] == made.ids["p1"] and set(ids) == {"p0", "p1"}
+    assert dict(Project.objects.values_list("external_id", "name")) == {"p0": "zero", "p1": "one"}
+    assert Project.objects.get(pk=ids["p0"]).raw == {"n": 0}
+    assert upsert(Project, connection.pk, rows).unchanged == 2
 
 
 def test_a_new_row_gets_the_model_defaults_for_what_its_record_does_not_carry(connection):
