@@ -122,19 +122,22 @@ def store_pieces(pieces: list[tuple[Job, Log, dict, LogPiece]]) -> list[Log]:
         locked = {log.pk: log for log in Log.objects.select_for_update().filter(AnyOf(F("pk"), ids)).order_by("pk")}
         chunks: list[LogChunk] = []
         stored: dict[int, Log] = {}
+        exit_codes: dict[int, list[int]] = {}  # exit code -> jobs that learn it
         now = timezone.now()
         for job, held, cursor, piece in pieces:
-            log = locked[held.pk]
-            if log.cursor != cursor or log.complete:
-                continue  # another request stored a piece meanwhile
+            log = locked.get(held.pk)
+            if log is None or log.cursor != cursor or log.complete:
+                continue  # its job was deleted, or another request stored a piece meanwhile
             chunks += new_chunks(log, piece.text)
             log.cursor, log.complete, log.fetched_at, log.error = piece.cursor, piece.complete, now, ""
             stored[log.pk] = log
             if piece.exit_code is not None and job.exit_code is None:
-                Job.objects.filter(pk=job.pk).update(exit_code=piece.exit_code)
+                exit_codes.setdefault(piece.exit_code, []).append(job.pk)
         LogChunk.objects.bulk_create(chunks)
         Log.objects.bulk_update(list(stored.values()), ["size", "cursor", "complete", "fetched_at", "error"])
-    return [locked[pk] for pk in ids]
+        for code, job_ids in exit_codes.items():
+            Job.objects.filter(AnyOf(F("pk"), job_ids)).update(exit_code=code)
+    return [locked.get(log.pk, log) for _, log, _, _ in pieces]
 
 
 def read(log: Log, offset: int = 0) -> Iterator[str]:

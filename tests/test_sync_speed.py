@@ -29,13 +29,14 @@ from dashboard.states import State
 from dashboard.sync import dispatch_due, sync_connection
 from dashboard.upsert import fingerprint, upsert
 from providers.base import pool
-from providers.base.errors import BudgetExhausted
+from providers.base.errors import AuthError, BadResponse, BudgetExhausted
 from providers.base.readahead import ReadAhead
 from providers.base.records import LogPiece
 from providers.base.sim import Scale
 from providers.harmont.client import HarmontClient
 from providers.harmont.sim import HarmontSimulator
 from providers.prunner.sim import PrunnerSimulator
+from providers.registry import adapter_class
 from tests.conftest import make_connection
 
 pytestmark = pytest.mark.django_db
@@ -418,15 +419,16 @@ def test_log_pieces_stored_together_are_stored_as_one_by_one_in_the_same_stateme
         connection=connection, project=project, external_id="b", state="passed", created_at=timezone.now()
     )
     jobs = [
-        Job.objects.create(connection=connection, build=build, external_id=f"j{i}", name=f"j{i}") for i in range(35)
+        Job.objects.create(connection=connection, build=build, external_id=f"j{i}", name=f"j{i}") for i in range(36)
     ]
     logs = logs_for(jobs)
+    jobs[35].delete()  # its job (and log) removed before the pieces are stored
     store_piece(jobs[33], logs[33], {}, LogPiece("begun\n", {"seq": 1}, False))  # a log with text already
     logs[33].refresh_from_db()
     store_piece(jobs[34], logs[34], {}, LogPiece("stored by a page view\n", {"seq": 9}, False))  # moved on meanwhile
     pieces = [
-        (job, log, {}, LogPiece(f"log of {job.external_id}\n", {"seq": 1}, True))
-        for job, log in zip(jobs, logs, strict=True)
+        (job, log, {}, LogPiece(f"log of {job.external_id}\n", {"seq": 1}, True, exit_code=i % 2))
+        for i, (job, log) in enumerate(zip(jobs, logs, strict=True))
     ]
     pieces[33] = (jobs[33], logs[33], {"seq": 1}, LogPiece("ünïcode ends it\n", {"seq": 2}, True, exit_code=3))
 
@@ -437,11 +439,13 @@ def test_log_pieces_stored_together_are_stored_as_one_by_one_in_the_same_stateme
     stored = store_pieces(pieces[33:])
 
     assert len(thirty.captured_queries) == len(three.captured_queries)
-    texts = {log.job_id: "".join(read(log)) for log in Log.objects.filter(job__in=jobs)}
+    texts = {log.job_id: "".join(read(log)) for log in Log.objects.filter(job__in=jobs[:35])}
     assert all(texts[job.pk] == f"log of {job.external_id}\n" for job in jobs[:33])
+    codes = dict(Job.objects.filter(pk__in=[job.pk for job in jobs[:33]]).values_list("external_id", "exit_code"))
+    assert codes == {f"j{i}": i % 2 for i in range(33)}
     assert texts[jobs[33].pk] == "begun\nünïcode ends it\n" and Job.objects.get(pk=jobs[33].pk).exit_code == 3
     assert texts[jobs[34].pk] == "stored by a page view\n"  # ours was dropped
-    assert [(log.complete, log.cursor) for log in stored] == [(True, {"seq": 2}), (False, {"seq": 9})]
+    assert [(log.complete, log.cursor) for log in stored] == [(True, {"seq": 2}), (False, {"seq": 9}), (False, {})]
 
 
 def test_membership_in_an_empty_list_asks_nothing(connection, django_assert_num_queries):
@@ -476,3 +480,41 @@ def test_membership_by_integer_keys_is_asked_in_the_columns_type(connection):
     assert list(Build.objects.filter(AnyOf(F("external_id"), ["b1", "nope"])).values_list("pk", flat=True)) == [
         made[1].pk
     ]
+
+
+def test_logs_fetched_together_are_stored_up_to_the_error_that_ends_the_sync_each_other_failure_a_problem(
+    db, monkeypatch
+):
+    monkeypatch.setattr("dashboard.sync.LOG_PREFETCH_LIMIT", 0)  # the sync itself stores none
+    sim = PrunnerSimulator("tok", seed=4, scale=Scale(builds=3, jobs=2, arrival_every=0)).serve()
+    try:
+        connection = make_connection(sim, slug="prefetch")
+        sync_connection(connection.pk)
+        finished = Job.objects.filter(connection=connection, state__in=[State.PASSED, State.FAILED])
+        jobs = list(finished.exclude(log__complete=True))  # with a log to fetch, in the jobs' order
+        assert len(jobs) >= 4
+        Job.objects.filter(pk__in=[j.pk for j in jobs]).update(finished_at=timezone.now())  # just finished
+        adapter = adapter_class("prunner")(connection)
+        fetch = adapter.fetch_log
+        failing = {jobs[0].external_id: BadResponse("no such output"), jobs[2].external_id: AuthError("token revoked")}
+
+        def fetch_or_fail(job, cursor):
+            if job.external_id in failing:
+                raise failing[job.external_id]
+            return fetch(job, cursor)
+
+        monkeypatch.setattr(adapter, "fetch_log", fetch_or_fail)
+        monkeypatch.setattr("dashboard.sync.LOG_PREFETCH_LIMIT", 50)
+        with pytest.raises(AuthError, match="token revoked"):
+            sync_module.prefetch_logs(adapter, [j.pk for j in jobs])
+        stored = set(Log.objects.filter(job__in=jobs, complete=True).values_list("job__external_id", flat=True))
+        assert stored == {jobs[1].external_id}  # the logs before the revoked token, but the one that failed
+
+        del failing[jobs[2].external_id]  # the token works again
+        problems = sync_module.prefetch_logs(adapter, [j.pk for j in jobs])
+        adapter.close()
+    finally:
+        sim.stop()
+    assert problems == [f"log of job {jobs[0].external_id}: no such output"]
+    stored = set(Log.objects.filter(job__in=jobs, complete=True).values_list("job__external_id", flat=True))
+    assert stored == {job.external_id for job in jobs[1:]}
