@@ -44,3 +44,16 @@ def test_saving_the_settings_in_admin_recomputes_deployments_and_time_red(admin_
     assert "were recomputed" in response.content.decode()
     assert DeployEvent.objects.filter(source="pipeline").count() == 3
     assert not RedSpell.objects.filter(branch="main").exists()  # feature/x is now the default branch
+
+
+def test_an_older_pipeline_of_a_deployed_commit_seen_later_lengthens_its_lead_time(history):
+    h = history
+    InsightsSettings.objects.create(connection=h.connection, deploy_pipelines="deploy-*")
+    h.apply()
+    deployed = DeployEvent.objects.get(build=h.builds["d1"])
+    assert deployed.lead_seconds == 2400  # d1 10:40 - b1 (first pipeline of c1) 10:00
+    h.build("b0", created=at(h.d1, "09:00"), started=at(h.d1, "09:00"), finished=at(h.d1, "09:05"), sha="c1")
+    h.apply("b0")
+    deployed.refresh_from_db()
+    assert deployed.lead_seconds == 6000  # now from b0 at 09:00
+    assert DeployEvent.objects.get(build=h.builds["d3"]).lead_seconds == 1800  # c6's deployment: unmoved
