@@ -8,7 +8,14 @@ longer than the warm-up, and due times counted from before it left a backlog tha
 window measured instead of the steady state. The simulators answer after a short added
 latency, as a provider across a network would. The lag of each sync (due -> started) is
 read from the connection rows (``last_sync_lag``) by polling them more often than any
-connection syncs."""
+connection syncs.
+
+On a machine whose cores the workers, simulators and database share, a second worker
+adds what the cores have left, not a worker's worth. The scaling rows therefore also
+measure where the cores are not the limit: each worker held to a few slots and the
+provider slow to answer, so a sync waits rather than computes and a worker's throughput
+is its slots over a sync's duration. A second worker doubles it only if nothing the
+workers share (beat's dispatch, the queue, the leases, the database) holds them back."""
 
 from __future__ import annotations
 
@@ -45,6 +52,12 @@ TOKEN = "bench-fanout"
 SIMULATORS = 4
 LATENCY = 0.05  # seconds each simulator answer takes, besides its own work
 THREADS = 16
+# Where slots, not cores, are the limit: each worker's slots, the provider's added latency
+# (seconds), and the connections made due at once (synced once each, never otherwise due).
+SCALING_SLOTS = 4
+SCALING_LATENCY = 0.5
+SCALING_CONNECTIONS = 300
+SCALING_INTERVAL = 3600
 
 
 def figures(connections: int = 1000, interval: int = 60, warmup: float = 20, window: float = 60) -> list[Row]:
@@ -52,10 +65,7 @@ def figures(connections: int = 1000, interval: int = 60, warmup: float = 20, win
         return [Row("fan-out", "", "skipped", "needs PostgreSQL (DATABASE_URL) and Redis (CELERY_BROKER_URL)")]
     from dashboard.celery import app
 
-    sims = [
-        SimulatorProcess("prunner", TOKEN, seed=i, scale="builds=2,jobs=2,arrival_every=0", faults=f"latency={LATENCY}")
-        for i in range(SIMULATORS)
-    ]
+    sims = simulators(LATENCY)
     workers: list[subprocess.Popen] = []
     beat = None
     scratch = Path(tempfile.mkdtemp(prefix="bench-fanout-"))
@@ -74,6 +84,7 @@ def figures(connections: int = 1000, interval: int = 60, warmup: float = 20, win
         watch(10)  # the second worker settles in
         two = measure(window)
         two_burst = burst(connections, interval, workers, [s.process.pid for s in sims])
+        scaling = slot_scaling(app, scratch, workers)
     finally:
         for process in [*workers, beat]:
             if process is not None:
@@ -107,7 +118,55 @@ def figures(connections: int = 1000, interval: int = 60, warmup: float = 20, win
                 f"(at most {BURST_LIMIT:.0f} s){capacity.words()}",
             )
         )
+    rows.append(scaling_row(*scaling))
     return rows
+
+
+def slot_scaling(app: Celery, scratch: Path, workers: list[subprocess.Popen]) -> tuple[Burst, Burst]:
+    """The capacity of 1, then 2 workers of ``SCALING_SLOTS`` slots each on connections of
+    their own to slow simulators (the fan-out's connections disabled meanwhile)."""
+    for worker in workers:
+        stop_process(worker)
+    workers.clear()
+    Connection.objects.update(enabled=False)
+    sims = simulators(SCALING_LATENCY)
+    pids = [s.process.pid for s in sims]
+    try:
+        make_connections(SCALING_CONNECTIONS, SCALING_INTERVAL, [s.url for s in sims], prefix="scaling")
+        app.control.purge()
+        bursts = []
+        for n in (1, 2):
+            workers.append(start_worker(10 + n, scratch, SCALING_SLOTS))
+            wait_until_ready(app, n)
+            bursts.append(burst(SCALING_CONNECTIONS, SCALING_INTERVAL, workers, pids))
+        return bursts[0], bursts[1]
+    finally:
+        for sim in sims:
+            sim.stop()
+
+
+def scaling_row(one: Burst, two: Burst) -> Row:
+    ratio = two.per_minute / one.per_minute if one.per_minute else float("nan")
+    method = (
+        f"each worker --pool threads --concurrency {SCALING_SLOTS}, simulator answers "
+        f"+{SCALING_LATENCY * 1000:.0f} ms, so a sync waits rather than computes; syncs per minute "
+        f"until each connection has synced once (at most {BURST_LIMIT:.0f} s); the machine's "
+        f"{os.cpu_count()} cores {one.machine_busy:.0%} and {two.machine_busy:.0%} busy"
+    )
+    return Row(
+        "fan-out scaling, slots the limit",
+        f"{SCALING_CONNECTIONS} connections due at once",
+        f"1 worker {one.per_minute:,.0f} syncs/min, 2 workers {two.per_minute:,.0f} ({ratio:.2f}x)",
+        method,
+    )
+
+
+def simulators(latency: float) -> list[SimulatorProcess]:
+    """The connections' simulators, each answering ``latency`` seconds late."""
+    return [
+        SimulatorProcess("prunner", TOKEN, seed=i, scale="builds=2,jobs=2,arrival_every=0", faults=f"latency={latency}")
+        for i in range(SIMULATORS)
+    ]
 
 
 BURST_LIMIT = 90.0
@@ -178,7 +237,7 @@ def wait_until_ready(app: Celery, workers: int, limit: float = 60) -> None:
         time.sleep(0.5)
 
 
-def make_connections(count: int, interval: int, urls: list[str]) -> None:
+def make_connections(count: int, interval: int, urls: list[str], prefix: str = "fanout") -> None:
     """``count`` connections spread over the simulators, in the state their first sync
     leaves them in: one per simulator is synced for real, and its rows are copied to the
     others on the same simulator (a first sync also fetches logs and fills rollups; the
@@ -188,8 +247,8 @@ def make_connections(count: int, interval: int, urls: list[str]) -> None:
         [
             Connection(
                 kind="prunner",
-                name=f"fan-out {i}",
-                slug=f"fanout-{i}",
+                name=f"{prefix} {i}",
+                slug=f"{prefix}-{i}",
                 base_url=urls[i % len(urls)],
                 token=TOKEN,
                 sync_interval=interval,

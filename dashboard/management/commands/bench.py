@@ -11,7 +11,8 @@ not promises about other hardware.
   50 MB log (job page, raw download with its memory growth, search);
 - syncs: the first sync into an empty database and the quiet re-sync, per provider,
   against simulators in processes of their own;
-- fan-out: 1,000 connections due every 60 s on beat and 1, then 2 worker processes
+- fan-out: 1,000 connections due every 60 s on beat and 1, then 2 worker processes,
+  and how 1 and 2 workers compare where slots rather than cores are the limit
   (PostgreSQL and Redis only; a few minutes);
 - freshness: how soon an open builds list shows a build that arrived or finished at a
   provider, with beat, a worker and gunicorn in processes of their own (PostgreSQL and
