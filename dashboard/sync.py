@@ -127,6 +127,8 @@ def builds_to_read(connection: Connection) -> list[HeldBuild]:
         .values(*fields)[:RECHECK_LIMIT]
     )
     builds = unfinished + due
+    if not builds:
+        return []  # the usual quiet sync: not even a query to build
     jobs: dict[int, dict] = {}
     for build_id, ext_id, state, raw in Job.objects.filter(build_id__in=[b["id"] for b in builds]).values_list(
         "build_id", "external_id", "state", "raw"
@@ -270,13 +272,22 @@ def _run(connection: Connection, lease: Lease) -> SyncRun:
     outcome.problems.extend(gathered.problems)
     if ctx is not None:
         back_off_unread(connection, ctx, read)
-    return _finish(connection, run, adapter, outcome, started)
+    # Nothing held unfinished before the sync and nothing written by it: nothing runs
+    # (no need to ask the database).
+    may_run = ctx is None or bool(run.created or run.updated) or any(held_unfinished(h) for h in ctx.repoll)
+    return _finish(connection, run, adapter, outcome, started, may_run)
+
+
+def held_unfinished(held: HeldBuild) -> bool:
+    return not held.gone and held.state not in FINISHED
 
 
 def back_off_unread(connection: Connection, ctx: SyncContext, read: set[str]) -> None:
     """Finished or gone builds we meant to read again but could not: later, less often."""
     now = timezone.now()
-    rechecks = [h.external_id for h in ctx.repoll if h.external_id not in read and (h.gone or h.state in FINISHED)]
+    rechecks = [h.external_id for h in ctx.repoll if h.external_id not in read and not held_unfinished(h)]
+    if not rechecks:
+        return
     due = Build.objects.filter(connection=connection, external_id__in=rechecks, recheck_at__lte=now)
     for row in due.only("pk", "gone", "recheck_attempts"):
         attempts = row.recheck_attempts + 1
@@ -286,7 +297,9 @@ def back_off_unread(connection: Connection, ctx: SyncContext, read: set[str]) ->
         )
 
 
-def _finish(connection: Connection, run: SyncRun, adapter, outcome: Outcome, started: float) -> SyncRun:
+def _finish(
+    connection: Connection, run: SyncRun, adapter, outcome: Outcome, started: float, may_run: bool = True
+) -> SyncRun:
     health, error = outcome.health, outcome.error
     if error:
         run.status = SyncRun.Status.PARTIAL if outcome.bound else SyncRun.Status.FAILED
@@ -309,7 +322,7 @@ def _finish(connection: Connection, run: SyncRun, adapter, outcome: Outcome, sta
     failures = connection.failures + 1 if troubled else 0
     now = timezone.now()
     interval = connection.sync_interval
-    if not failures and interval > settings.SYNC_ACTIVE_INTERVAL and something_runs(connection):
+    if not failures and interval > settings.SYNC_ACTIVE_INTERVAL and may_run and something_runs(connection):
         interval = settings.SYNC_ACTIVE_INTERVAL  # running builds are polled faster than history
     wait = timedelta(seconds=next_wait(interval, failures, outcome.wait))
     if failures or outcome.wait:

@@ -284,3 +284,36 @@ def test_a_sync_sets_its_next_time_on_the_connections_slot(semaphore, semaphore_
     sync_connection(semaphore.pk)
     semaphore.refresh_from_db()
     assert semaphore.next_sync_at == on_time + period
+
+
+def test_a_connection_is_polled_at_the_active_interval_while_a_build_runs_and_at_its_own_once_none_does(
+    semaphore, semaphore_sim, clock, settings
+):
+    from django.utils import timezone
+
+    from dashboard.states import FINISHED, State
+
+    settings.SYNC_ACTIVE_INTERVAL = 10
+    Connection.objects.filter(pk=semaphore.pk).update(sync_interval=600)
+
+    def synced() -> tuple[SyncRun, float]:
+        """A sync, and the seconds until the connection's next one."""
+        run = sync_connection(semaphore.pk)
+        next_at = Connection.objects.values_list("next_sync_at", flat=True).get(pk=semaphore.pk)
+        return run, (next_at - timezone.now()).total_seconds()
+
+    # Its own interval is 600 s, moved onto its slot by at most half; the active one 10 s, by 5.
+    run, wait = synced()
+    assert run.created and wait > 250, "history only, every build finished"
+    held = Build.objects.filter(connection=semaphore).first()
+    Build.objects.filter(pk=held.pk).update(state=State.RUNNING, fingerprint="")  # as an earlier sync saw it
+    run, wait = synced()
+    assert run.updated and wait > 250, "the build held as running has finished: nothing runs"
+    assert Build.objects.get(pk=held.pk).state in FINISHED
+    run, wait = synced()
+    assert (run.created, run.updated) == (0, 0) and wait > 250, "quiet, nothing runs"
+    clock.advance(30)  # a build arrives, queued
+    run, wait = synced()
+    assert run.created and wait <= 16
+    run, wait = synced()
+    assert (run.created, run.updated) == (0, 0) and wait <= 16, "quiet, but a build is still queued"
