@@ -49,8 +49,10 @@ def connect() -> None:
 
 
 def on_batch_applied(sender, connection: Connection, finished_build_ids=(), **kwargs) -> None:
+    if not finished_build_ids:
+        return  # no verdict can have changed: the rules need not be read
     rules = [rule for rule in r.active_rules(connection) if rule.on_break or rule.on_recover]
-    if rules and finished_build_ids:
+    if rules:
         record(verdict_changes(finished_build_ids, rules))
 
 
