@@ -272,8 +272,8 @@ def _run(connection: Connection, lease: Lease) -> SyncRun:
     outcome.problems.extend(gathered.problems)
     if ctx is not None:
         back_off_unread(connection, ctx, read)
-    # Nothing held unfinished before the sync and nothing written by it: nothing runs
-    # (no need to ask the database).
+    # Nothing held unfinished before the sync and nothing written by it: nothing runs, no
+    # need to ask the database (a build an action starts meanwhile is the next sync's).
     may_run = ctx is None or bool(run.created or run.updated) or any(held_unfinished(h) for h in ctx.repoll)
     return _finish(connection, run, adapter, outcome, started, may_run)
 

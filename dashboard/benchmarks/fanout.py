@@ -11,8 +11,8 @@ read from the connection rows (``last_sync_lag``) by polling them more often tha
 connection syncs.
 
 On a machine whose cores the workers, simulators and database share, a second worker
-adds what the cores have left, not a worker's worth. The scaling rows therefore also
-measure where the cores are not the limit: each worker held to a few slots and the
+adds what the cores have left, not a worker's worth. The last row therefore measures
+where the cores are not the limit: each worker held to a few slots and the
 provider slow to answer, so a sync waits rather than computes and a worker's throughput
 is its slots over a sync's duration. A second worker doubles it only if nothing the
 workers share (beat's dispatch, the queue, the leases, the database) holds them back."""
