@@ -72,6 +72,11 @@ def one_provider(kind: str, projects: int, builds: int, jobs: int) -> list[Row]:
         LIVE_SECONDS[kind] = live_listing(connection.pk)
     size = f"{held_builds:,} builds, {held_jobs:,} jobs"
     per_build = first.requests / max(held_builds, 1)
+    # What each side's CPU alone allows: a sync is one process (one interpreter lock), so
+    # the jobs it holds over its CPU seconds bound its speed whatever the machine has left.
+    ceilings = f"ceilings from CPU alone: the sync {held_jobs / cpu:,.0f} jobs/s" if cpu > 0 else "ceilings: -"
+    if sim_cpu > 0:
+        ceilings += f", the simulator {held_jobs / sim_cpu:,.0f}"
     return [
         Row(
             f"first sync, {kind}",
@@ -80,7 +85,8 @@ def one_provider(kind: str, projects: int, builds: int, jobs: int) -> list[Row]:
             f"one sync_connection into an empty database, simulator in its own process; "
             f"{first.requests:,} requests ({per_build:.2f} per build, counting the logs of up to 50 jobs "
             f"that just finished), sync CPU {cpu:.1f} s, simulator CPU {sim_cpu:.1f} s, the machine's "
-            f"{os.cpu_count()} cores {busy / total if total else float('nan'):.0%} busy; status {first.status}",
+            f"{os.cpu_count()} cores {busy / total if total else float('nan'):.0%} busy ({ceilings}); status "
+            f"{first.status}",
         ),
         Row(
             f"quiet re-sync, {kind}",
