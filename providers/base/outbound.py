@@ -33,9 +33,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-import httpcore
 import httpx
 
+from . import http11
 from .errors import ProviderError, Unavailable
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -71,6 +71,10 @@ class OutboundRefused(ProviderError):
 
 class PolicyUnreachable(OutboundRefused, Unavailable):
     """The connection's own address is refused: the provider is unreachable, by policy."""
+
+
+class Unresolvable(OSError):
+    """A host name that does not resolve here (a connection error: nothing was sent)."""
 
 
 class RedirectFailed(ProviderError):
@@ -156,7 +160,7 @@ def resolve(host: str, port: int, policy: Policy | None = None) -> list[str]:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
-        raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
+        raise Unresolvable(f"cannot resolve {host}: {exc}") from exc
     addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
     for address in addresses:
         try:
@@ -190,25 +194,17 @@ def _origin_allowed(url: str | httpx.URL, patterns: Iterable[str]) -> bool:
     return False
 
 
-# httpx / httpcore integration ----------------------------------------------------------
-class PolicyBackend(httpcore.SyncBackend):
-    """Opens TCP connections only to addresses the policy allows, checked at connect time."""
-
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Any = None,
-    ) -> httpcore.NetworkStream:
-        last: Exception | None = None
-        for address in resolve(host, port):
-            try:
-                return super().connect_tcp(address, port, timeout, local_address, socket_options)
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                last = exc
-        raise last or httpcore.ConnectError(f"cannot connect to {host}")
+# The transport -----------------------------------------------------------------------------
+def open_socket(host: str, port: int, timeout: float | None) -> socket.socket:
+    """A TCP connection to one of the addresses ``host`` resolves to now, each of them
+    checked first (``resolve``): the address connected to is one that was checked."""
+    last: OSError | None = None
+    for address in resolve(host, port):
+        try:
+            return socket.create_connection((address, port), timeout)
+        except OSError as exc:
+            last = exc
+    raise last or OSError(f"cannot connect to {host}")
 
 
 @functools.cache
@@ -218,15 +214,12 @@ def shared_ssl_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
-class PolicyTransport(httpx.HTTPTransport):
+class PolicyTransport(http11.Http11Transport):
     """An httpx transport that applies the policy to every request and connection; with
     ``origin_of``, only requests to that URL's origin are sent."""
 
-    def __init__(self, *, origin_of: str | None = None, **kwargs: Any):
-        kwargs.setdefault("verify", shared_ssl_context())
-        super().__init__(**kwargs)
-        # httpx builds the connection pool; ours differs only in how sockets are opened.
-        self._pool._network_backend = PolicyBackend()
+    def __init__(self, *, origin_of: str | None = None, ssl_context: ssl.SSLContext | None = None):
+        super().__init__(open_socket, ssl_context or shared_ssl_context())
         self.origin = None
         self._allowed: set[tuple] = set()
         # A URL that does not parse locks nothing: check_url refuses it when it is used.
@@ -246,18 +239,6 @@ class PolicyTransport(httpx.HTTPTransport):
             if self.origin is None:
                 raise
             raise PolicyUnreachable(exc.reason) from None
-
-    def close_idle(self) -> None:
-        """Close the pool's idle connections now: httpcore closes an expired one only when
-        its pool is next used, which for a connection synced a minute apart is a socket
-        held open all that minute. A request that picked one meanwhile gets a new one."""
-        pool = self._pool
-        with pool._optional_thread_lock:
-            idle = [c for c in pool._connections if c.is_idle()]
-            for c in idle:
-                pool._connections.remove(c)
-        for c in idle:
-            c.close()
 
     def _check(self, url: httpx.URL) -> None:
         """``check_url``, once per scheme, user info and host under the current policy: a
@@ -327,5 +308,5 @@ def check_base_url(url: str, policy: Policy | None = None) -> None:
         _, host, port = origin(url)
     except (httpx.InvalidURL, ValueError) as exc:
         raise OutboundRefused(f"the URL cannot be read ({exc})") from exc
-    with contextlib.suppress(httpcore.ConnectError):
+    with contextlib.suppress(Unresolvable):
         resolve(host, port, policy)
