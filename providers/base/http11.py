@@ -204,6 +204,11 @@ class Http11Transport(httpx.BaseTransport):
             for name, value in request.headers.raw:
                 conn.putheader(name, value)
             conn.endheaders(body or None)
+        except ValueError:
+            # http.client refuses a line break or control character in a header (a token
+            # pasted with its newline): said without the value, which may be a secret.
+            conn.close()
+            raise httpx.LocalProtocolError("a request header holds a character HTTP does not allow") from None
         except TimeoutError as exc:
             conn.close()
             raise httpx.WriteTimeout(str(exc) or "timed out") from exc

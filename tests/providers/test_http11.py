@@ -190,3 +190,16 @@ def test_tls_verifies_the_providers_name(server, tmp_path, served_name, works):
             with pytest.raises(Unavailable, match=r"Cannot connect.*(?i:certificate|hostname)"):
                 client.get("/over-tls")
     assert httpd.seen == ([("GET", "/over-tls")] if works else [])
+
+
+class PastedToken(BaseClient):
+    def auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def test_a_header_http_does_not_allow_is_refused_without_showing_it(server):
+    httpd, url = server()
+    with PastedToken(url, "s3cret\nX-Injected: yes", max_attempts=1) as client, pytest.raises(Unavailable) as refused:
+        client.get("/with-token")
+    assert "does not allow" in str(refused.value) and "s3cret" not in str(refused.value)
+    assert httpd.seen == []  # nothing sent, no header smuggled in
