@@ -36,6 +36,13 @@ OpenSocket = Callable[[str, int, float | None], socket.socket]
 Origin = tuple[str, str, int]
 
 
+def _said(exc: Exception) -> str:
+    """An error of http.client in a few words: some quote what the server sent (a status
+    line of up to 64 KB), which a message for people must not carry whole."""
+    text = repr(exc)
+    return text if len(text) <= 160 else f"{text[:157]}..."
+
+
 class _Closed(Exception):
     """A kept connection was found closed by the server before it answered."""
 
@@ -75,7 +82,7 @@ class _Body(httpx.SyncByteStream):
             except TimeoutError as exc:
                 raise httpx.ReadTimeout(str(exc) or "timed out") from exc
             except http.client.HTTPException as exc:
-                raise httpx.RemoteProtocolError(f"the body ended early: {exc!r}") from exc
+                raise httpx.RemoteProtocolError(f"the body ended early: {_said(exc)}") from exc
             except OSError as exc:
                 raise httpx.ReadError(str(exc)) from exc
             if not chunk:
@@ -176,13 +183,15 @@ class Http11Transport(httpx.BaseTransport):
                 return self._exchange(origin, conn, request, body, timeouts, kept=True)
             except _Closed as closed:
                 if request.method not in REPEATABLE:
-                    raise httpx.RemoteProtocolError(f"the server closed the connection: {closed.cause!r}") from None
+                    raise httpx.RemoteProtocolError(
+                        f"the server closed the connection: {_said(closed.cause)}"
+                    ) from None
         conn = self._connect(origin, timeouts.get("connect"))
         try:
             return self._exchange(origin, conn, request, body, timeouts, kept=False)
         except _Closed as closed:
             raise httpx.RemoteProtocolError(
-                f"the server closed the connection without answering: {closed.cause!r}"
+                f"the server closed the connection without answering: {_said(closed.cause)}"
             ) from None
 
     def _exchange(
@@ -230,10 +239,12 @@ class Http11Transport(httpx.BaseTransport):
             conn.close()
             if kept:
                 raise _Closed(exc) from exc
-            raise httpx.RemoteProtocolError(f"the server closed the connection without answering: {exc!r}") from exc
+            raise httpx.RemoteProtocolError(
+                f"the server closed the connection without answering: {_said(exc)}"
+            ) from exc
         except http.client.HTTPException as exc:
             conn.close()
-            raise httpx.RemoteProtocolError(f"not an HTTP answer: {exc!r}") from exc
+            raise httpx.RemoteProtocolError(f"not an HTTP answer: {_said(exc)}") from exc
         except OSError as exc:
             conn.close()
             raise httpx.ReadError(str(exc)) from exc

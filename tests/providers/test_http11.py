@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import ipaddress
+import socket
 import ssl
 import threading
 import time
@@ -203,3 +204,23 @@ def test_a_header_http_does_not_allow_is_refused_without_showing_it(server):
         client.get("/with-token")
     assert "does not allow" in str(refused.value) and "s3cret" not in str(refused.value)
     assert httpd.seen == []  # nothing sent, no header smuggled in
+
+
+def test_an_answer_that_is_not_http_is_a_short_clear_error():
+    """A port that answers with something else (another protocol, a long junk line)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def junk() -> None:
+        conn, _ = listener.accept()
+        conn.recv(65536)
+        conn.sendall(b"SSH-2.0-OpenSSH_9.6 " + b"x" * 5000 + b"\r\n")
+        conn.close()
+
+    threading.Thread(target=junk, daemon=True).start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    try:
+        with BaseClient(url, "t", max_attempts=1) as client, pytest.raises(Unavailable, match="not an HTTP") as refused:
+            client.get("/api")
+    finally:
+        listener.close()
+    assert "SSH-2.0" in str(refused.value) and len(str(refused.value)) < 300
