@@ -110,6 +110,25 @@ def process_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def database_cpu() -> float | None:
+    """CPU seconds the PostgreSQL server on this machine has used, its ended backends
+    included (counted into the server process that waited for them); None where it is
+    not here to see (SQLite runs inside the sync; a server elsewhere)."""
+    if db.vendor != "postgresql":
+        return None
+    total, seen = 0.0, False
+    for comm in Path("/proc").glob("[0-9]*/comm"):
+        try:
+            if comm.read_text().strip() != "postgres":
+                continue
+            fields = (comm.parent / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        seen = True
+        total += sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")  # utime stime cutime cstime
+    return total if seen else None
+
+
 def machine_ticks() -> tuple[int, int]:
     """(busy, total) CPU ticks of the whole machine so far, from /proc/stat ((0, 0) where
     there is none)."""

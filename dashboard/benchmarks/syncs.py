@@ -12,7 +12,7 @@ from dashboard.models import Build, Connection, Job
 from dashboard.sync import sync_connection
 from providers.registry import adapter_class
 
-from .common import Row, SimulatorProcess, machine_ticks, percentile, process_cpu
+from .common import Row, SimulatorProcess, database_cpu, machine_ticks, percentile, process_cpu
 
 TOKEN = "bench-token"
 # History per provider: (projects, builds per project, jobs per build) for a full run and
@@ -59,10 +59,12 @@ def one_provider(kind: str, projects: int, builds: int, jobs: int) -> list[Row]:
         )
         adapter_class(kind)  # imported once per process (a worker has it loaded): not timed
         wall, cpu = time.perf_counter(), time.process_time()
-        sim_cpu, machine = process_cpu(sim.process.pid), machine_ticks()
+        sim_cpu, db_cpu, machine = process_cpu(sim.process.pid), database_cpu(), machine_ticks()
         first = sync_connection(connection.pk)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         sim_cpu = process_cpu(sim.process.pid) - sim_cpu
+        db_after = database_cpu()
+        db_cpu = db_after - db_cpu if db_cpu is not None and db_after is not None else None
         busy, total = (after - before for after, before in zip(machine_ticks(), machine, strict=True))
         held_builds = Build.objects.filter(connection=connection).count()
         held_jobs = Job.objects.filter(connection=connection).count()
@@ -77,6 +79,10 @@ def one_provider(kind: str, projects: int, builds: int, jobs: int) -> list[Row]:
     ceilings = f"ceilings from CPU alone: the sync {held_jobs / cpu:,.0f} jobs/s" if cpu > 0 else "ceilings: -"
     if sim_cpu > 0:
         ceilings += f", the simulator {held_jobs / sim_cpu:,.0f}"
+    if db_cpu:
+        ceilings += f", the database {held_jobs / db_cpu:,.0f}"
+        # The three share this machine's cores: what all of them together leave possible.
+        ceilings += f"; the machine {held_jobs * (os.cpu_count() or 1) / (cpu + sim_cpu + db_cpu):,.0f}"
     return [
         Row(
             f"first sync, {kind}",
@@ -84,7 +90,8 @@ def one_provider(kind: str, projects: int, builds: int, jobs: int) -> list[Row]:
             f"{held_jobs / wall:,.0f} jobs/s ({wall:.1f} s)",
             f"one sync_connection into an empty database, simulator in its own process; "
             f"{first.requests:,} requests ({per_build:.2f} per build, counting the logs of up to 50 jobs "
-            f"that just finished), sync CPU {cpu:.1f} s, simulator CPU {sim_cpu:.1f} s, the machine's "
+            f"that just finished), sync CPU {cpu:.1f} s, simulator CPU {sim_cpu:.1f} s, "
+            f"{'' if db_cpu is None else f'database CPU {db_cpu:.1f} s, '}the machine's "
             f"{os.cpu_count()} cores {busy / total if total else float('nan'):.0%} busy ({ceilings}); status "
             f"{first.status}",
         ),

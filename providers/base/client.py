@@ -18,18 +18,21 @@ to share between threads."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from email.utils import parsedate_to_datetime
-from typing import Any, TypeVar
-from urllib.parse import urljoin
+from typing import Any, NamedTuple, TypeVar
+from urllib.parse import urlencode, urljoin
 
 import httpx
+import orjson
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from . import outbound, pool
@@ -52,6 +55,17 @@ log = logging.getLogger(__name__)
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 T = TypeVar("T")
 R = TypeVar("R")
+# A path sent as it is written: httpx would send these characters unchanged.
+_PLAIN_PATH = re.compile(r"(?:[A-Za-z0-9._~!$&'()*+,;=:@/-]|%[0-9A-Fa-f]{2})*")
+
+
+class _PlainBase(NamedTuple):
+    """What a GET to the connection's own address sends besides its path."""
+
+    transport: outbound.PolicyTransport
+    url: httpx.URL
+    path: str
+    headers: list[tuple[str, str]]
 
 
 def _in_thread(fn: Callable[[T], R]) -> Callable[[T], R]:
@@ -215,19 +229,22 @@ class BaseClient:
         """Send one logical request, retrying what is safe to retry."""
         method = method.upper()
         safe = method in IDEMPOTENT if idempotent is None else idempotent
+        return self._with_retries(safe, lambda: self._send(method, path, kwargs))
+
+    def _with_retries(self, safe: bool, attempt_once: Callable[[], T]) -> T:
         self._failing = None
         try:
-            return self._send(method, path, kwargs)
+            return attempt_once()
         except Exception as exc:
             failed = [exc]
         # Most requests succeed at once: the retry machinery is set up only after a
         # failure, and replays that failure as its first attempt, so what is retried,
         # when and how often is as if it had run from the start.
 
-        def attempt() -> httpx.Response:
+        def attempt() -> T:
             if failed:
                 raise failed.pop()
-            return self._send(method, path, kwargs)
+            return attempt_once()
 
         retrying = Retrying(
             stop=stop_after_attempt(self.max_attempts),
@@ -272,15 +289,24 @@ class BaseClient:
                     response = self.http.send(request, stream=True)
                 else:
                     response = self.http.request(method, self.url(path), headers=headers, **rest)
-        except httpx.TimeoutException as exc:
-            self._failing = Unavailable(f"The provider did not answer in time ({exc.__class__.__name__}).")
-            raise self._failing from exc
-        except httpx.ConnectError as exc:
-            self._failing = Unavailable(f"Cannot connect to {self.base_url}: {exc}", details={"connect": True})
-            raise self._failing from exc
         except httpx.HTTPError as exc:
+            raise self._unreachable(exc) from exc
+        return self._answered(response, stream=stream, expect_redirect=bool(kwargs.get("expect_redirect")))
+
+    def _unreachable(self, exc: httpx.HTTPError) -> Unavailable:
+        """The provider could not be asked: remembered as this request's failure."""
+        if isinstance(exc, httpx.TimeoutException):
+            self._failing = Unavailable(f"The provider did not answer in time ({exc.__class__.__name__}).")
+        elif isinstance(exc, httpx.ConnectError):
+            self._failing = Unavailable(f"Cannot connect to {self.base_url}: {exc}", details={"connect": True})
+        else:
             self._failing = Unavailable(f"Connection to {self.base_url} failed: {exc}")
-            raise self._failing from exc
+        return self._failing
+
+    def _answered(
+        self, response: httpx.Response, *, stream: bool = False, expect_redirect: bool = False
+    ) -> httpx.Response:
+        """The response, or the error its status means."""
         if response.status_code >= 400:
             if stream:
                 response.read()
@@ -291,7 +317,7 @@ class BaseClient:
             if isinstance(error, Unavailable):
                 self._failing = error
             raise error
-        if response.is_redirect and not kwargs.get("expect_redirect"):
+        if response.is_redirect and not expect_redirect:
             # Where a redirect points may be anywhere: it is never followed unasked.
             location = response.headers.get("location", "")[:200]
             response.close()
@@ -348,7 +374,76 @@ class BaseClient:
             ) from exc
 
     def get_json(self, path: str, **kwargs: Any) -> Any:
-        return self.parse_json(self.get(path, **kwargs))
+        target = self._plain_target(path, kwargs)
+        if target is None:
+            return self.parse_json(self.get(path, **kwargs))
+        return self._with_retries(True, lambda: self._fetch_json(path, target))
+
+    # A GET of JSON without httpx's client --------------------------------------------------
+    # Most of a sync's requests are GETs of JSON from the connection's own address (a
+    # build's jobs, a job's detail). httpx's client, request and URL objects cost more
+    # CPU than the exchange itself (docs/performance.md), so these go to the transport
+    # directly: the same policy checks, connections, headers, timeouts and errors, the
+    # body decoded by httpx as before. Anything else (a stream, a body, other options,
+    # an absolute URL, a path httpx would re-encode) takes the usual way.
+
+    def _plain_target(self, path: str, kwargs: dict) -> str | None:
+        """The request target (path and query) of a GET that may go to the transport
+        directly, or None."""
+        base = self._plain_base
+        if base is None or (kwargs and kwargs.keys() != {"params"}) or path.startswith("http"):
+            return None
+        hooks = self.http.event_hooks
+        if hooks["request"] or hooks["response"]:
+            return None  # someone watches the client's requests (tests): they go through it
+        if not _PLAIN_PATH.fullmatch(path) or "/." in f"/{path}":
+            return None
+        target = f"{base.path}/{path.lstrip('/')}"
+        params = kwargs.get("params")
+        if params:
+            if not isinstance(params, dict) or not all(
+                isinstance(k, str) and isinstance(v, str | int) and not isinstance(v, bool) for k, v in params.items()
+            ):
+                return None
+            target += "?" + urlencode(params)  # as httpx encodes a query
+        return target
+
+    @functools.cached_property
+    def _plain_base(self) -> _PlainBase | None:
+        transport = pool.transport_of(self.http)
+        if not isinstance(transport, outbound.PolicyTransport):
+            return None  # a transport made by the caller (tests): httpx's client
+        try:
+            url = httpx.URL(self.base_url)
+        except (httpx.InvalidURL, TypeError, ValueError):
+            return None
+        if url.userinfo or url.query or url.fragment or url.scheme not in ("http", "https"):
+            return None
+        # What httpx's client would send, in its order: Host, then the client's headers.
+        defaults = [("Host", url.netloc.decode("ascii")), *((k.decode(), v.decode()) for k, v in self.http.headers.raw)]
+        return _PlainBase(transport, url, url.raw_path.decode("ascii").rstrip("/"), defaults)
+
+    def _fetch_json(self, path: str, target: str) -> Any:
+        timeout = self._check_bounds()
+        base = self._plain_base
+        extra = self.auth_headers()
+        names = {name.lower() for name in extra}
+        headers = [(k, v) for k, v in base.headers if k.lower() not in names] + list(extra.items())
+        timeouts = dict.fromkeys(("connect", "read", "write", "pool"), timeout)
+        try:
+            with self._in_flight:
+                status, answer_headers, body = base.transport.fetch_on(base.url, "GET", target, headers, timeouts)
+            response = httpx.Response(status, headers=answer_headers, stream=httpx.ByteStream(body))
+            response.read()  # decoded as httpx decodes (gzip and the rest)
+        except httpx.HTTPError as exc:
+            raise self._unreachable(exc) from exc
+        if status >= 300:  # an error or a redirect: what the usual way makes of it
+            response.request = httpx.Request("GET", self.url(path), headers=headers)
+            self._answered(response)
+        try:
+            return orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            return self.parse_json(response)  # the standard library's reading, and its words
 
     def paged(
         self,

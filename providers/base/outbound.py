@@ -28,7 +28,7 @@ import functools
 import ipaddress
 import socket
 import ssl
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -227,14 +227,33 @@ class PolicyTransport(http11.Http11Transport):
             self.origin = origin(origin_of) if origin_of else None
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        url = request.url
+        self._keep_to_origin(request.url)
+        with self._refusals():
+            self._check(request.url)
+            return super().handle_request(request)
+
+    def fetch_on(
+        self, url: httpx.URL, method: str, target: str, headers: http11.Headers, timeouts: dict
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
+        """``fetch`` of ``target`` (a path and query) on ``url``'s origin, allowed as
+        ``handle_request`` allows a request to ``url``."""
+        self._keep_to_origin(url)
+        with self._refusals():
+            self._check(url)
+            return self.fetch(origin(url), method, target, headers, timeouts)
+
+    def _keep_to_origin(self, url: httpx.URL) -> None:
         here = origin(url)
         if self.origin is not None and here != self.origin:
             scheme, host, port = here
             raise OutboundRefused(f"{scheme}://{host}:{port} is not this connection's address")
+
+    @contextlib.contextmanager
+    def _refusals(self) -> Iterator[None]:
+        """The policy refusing the address of a transport locked to a connection's
+        address: that connection is unreachable (its address is not allowed now)."""
         try:
-            self._check(url)
-            return super().handle_request(request)
+            yield
         except OutboundRefused as exc:
             if self.origin is None:
                 raise

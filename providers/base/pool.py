@@ -47,7 +47,7 @@ def release(client: httpx.Client) -> None:
     """Close the client's idle connections (the sync or page that used it is done): the
     next use comes after httpx's keep-alive expiry anyway (5 s) for syncs and most pages,
     and a worker syncing many connections would otherwise hold a socket for each."""
-    transport = client._transport  # the transport it was made with
+    transport = transport_of(client)
     if isinstance(transport, outbound.PolicyTransport):
         transport.close_idle()
 
@@ -64,3 +64,8 @@ def size() -> int:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=forget)
+
+
+def transport_of(client: httpx.Client) -> httpx.BaseTransport:
+    """The transport ``client`` was made with."""
+    return client._transport

@@ -61,6 +61,7 @@ class HarmontAdapter(Adapter):
     actions = actions
     panels = panels
     client: HarmontClient
+
     def check(self) -> str:
         user = self.client.user()
         orgs, _ = self.scopes("orgs", self.listed_orgs)
