@@ -37,20 +37,20 @@ def refresh(connection_id: int, day: date, pipelines: set[int]) -> None:
 
 
 def refresh_days(connection_id: int, days: dict[date, set[int]]) -> None:
-    """``refresh`` for several days at once: level by level, each span that contains
-    any of the days recomputed once (for the pipelines of all of them), after the spans
-    below it, instead of once per day (the spans of a first sync's days mostly overlap)."""
+    """``refresh`` for several days at once, level by level: every span of a level that
+    contains any of the days is recomputed, for the pipelines of all of them, in one
+    read of the level below and one write, after the level below (a first sync's days
+    would otherwise cost a read and a write per span: most of its rollup time)."""
+    pipelines = set().union(*days.values()) if days else set()
+    if not pipelines:
+        return
     for span in LEVELS:
-        starts: dict[int, set[int]] = {}
-        for day, pipelines in days.items():
-            n = day.toordinal()
-            starts.setdefault(n - n % span, set()).update(pipelines)
-        for begin, pipelines in sorted(starts.items()):
-            recompute(connection_id, span, begin, pipelines)
+        starts = sorted({n - n % span for n in (day.toordinal() for day in days)})
+        recompute(connection_id, span, starts, pipelines)
 
 
-def recompute(connection_id: int, span: int, begin: int, pipelines: set[int]) -> None:
-    """One span of these pipelines, starting on day ordinal ``begin``, from its halves."""
+def recompute(connection_id: int, span: int, starts: list[int], pipelines: set[int]) -> None:
+    """The spans of these pipelines starting on these day ordinals, from their halves."""
     from .rollup import add_values, finished
 
     half = span // 2
@@ -59,23 +59,30 @@ def recompute(connection_id: int, span: int, begin: int, pipelines: set[int]) ->
             connection_id=connection_id,
             pipeline_key__in=pipelines,
             branch=ALL_BRANCHES,
-            day__gte=date.fromordinal(begin),
-            day__lte=date.fromordinal(begin + 1),
-        )
+            day__in=[date.fromordinal(begin + i) for begin in starts for i in (0, 1)],
+        ).values("pipeline_key", "project_key", "job_name", "day", *FIELDS)
+        first_day = "day"
     else:
         children = JobSpan.objects.filter(
             connection_id=connection_id,
             pipeline_key__in=pipelines,
             span=half,
-            start__in=[date.fromordinal(begin), date.fromordinal(begin + half)],
-        )
-    start = date.fromordinal(begin)
+            start__in=[date.fromordinal(begin + i) for begin in starts for i in (0, half)],
+        ).values("pipeline_key", "project_key", "job_name", "start", *FIELDS)
+        first_day = "start"
     totals: dict[tuple, dict] = {}
-    for row in children.values("pipeline_key", "project_key", "job_name", *FIELDS):
+    for row in children:
+        n = row[first_day].toordinal()
+        start = date.fromordinal(n - n % span)
         key = (connection_id, row["pipeline_key"], span, start, row["project_key"], row["job_name"])
         add_values(totals.setdefault(key, {}), {f: row[f] for f in FIELDS})
     replace_rows(
-        JobSpan.objects.filter(connection_id=connection_id, pipeline_key__in=pipelines, span=span, start=start),
+        JobSpan.objects.filter(
+            connection_id=connection_id,
+            pipeline_key__in=pipelines,
+            span=span,
+            start__in=[date.fromordinal(begin) for begin in starts],
+        ),
         KEY,
         finished(totals),
     )

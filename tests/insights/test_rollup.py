@@ -2,6 +2,7 @@
 reaches every group it feeds, and rebuilding from scratch gives the same rows."""
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -189,3 +190,56 @@ def test_rollup_rows_are_stored_as_django_would_store_them_whatever_types_they_h
     assert (stored["main"].red_ms, stored["main"].fix_hist, stored["main"].spells_ended) == (1500, {"3": 2}, 0)
     assert (stored["dev"].pipeline_key, stored["dev"].red_ms) == (1, 2500)
     assert (stored["dev"].spells_ended, stored["dev"].longest_ms, stored["dev"].fix_hist) == (3, 7, {})
+
+
+def long_history(h, days: int) -> None:
+    """A build a day (two on every third day, one of them failing) on two pipelines,
+    over ``days`` days before the fixture's own."""
+    for n in range(days):
+        day = h.d1 - timedelta(days=n + 1)
+        for pipeline in (h.ci, h.deploy):
+            for k in range(1 + (n % 3 == 0)):
+                state = "failed" if k else "passed"
+                h.build(
+                    f"long-{pipeline.pk}-{n}-{k}",
+                    pipeline=pipeline,
+                    state=state,
+                    created=at(day, "08:00"),
+                    started=at(day, "08:01"),
+                    finished=at(day, "08:09"),
+                    sha=f"s{n}",
+                    jobs=[
+                        ("test", state, at(day, "08:01"), at(day, "08:01"), 120 + n),
+                        ("lint", "passed", at(day, "08:01"), at(day, "08:02"), 30),
+                    ],
+                )
+
+
+def span_statements(h) -> int:
+    with CaptureQueriesContext(db) as queries:
+        h.apply()
+    return sum('"dashboard_jobspan"' in q["sql"] for q in queries.captured_queries)
+
+
+def test_a_long_history_applied_at_once_or_in_parts_gives_the_rebuilt_spans(deploying):
+    h = deploying
+    long_history(h, 150)
+    names = list(h.builds)
+    h.apply(*names[: len(names) // 2])  # a first sync's batches, newest builds last
+    h.apply(*names[len(names) // 2 :])
+    in_parts = snapshot()
+    assert {row.span for row in JobSpan.objects.all()} == {2, 4, 8, 16, 32, 64}
+    call_command("rebuild_insights", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    assert snapshot() == in_parts
+
+
+def test_the_spans_of_a_long_history_cost_the_same_statements_as_a_short_one(db):
+    from .conftest import make_history
+
+    short = make_history()
+    long_history(short, 20)
+    few = span_statements(short)
+    Connection.objects.all().delete()
+    long = make_history()
+    long_history(long, 200)
+    assert span_statements(long) == few
