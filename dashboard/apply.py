@@ -172,9 +172,14 @@ def apply_batch(connection: Connection, batch: Batch, gathered: evidence.Evidenc
             if name in rows_by_model:
                 writer.write(name, rows_by_model[name])
         weigh_evidence(cid, batch, gathered)
+        # One statement for the cursor and the revision live pages watch (its bump
+        # commits with the rows it announces).
+        moved: dict[str, Any] = {"revision": F("revision") + 1} if total.created or total.updated else {}
         if batch.cursor is not None and batch.cursor != connection.sync_cursor:
-            Connection.objects.filter(pk=cid).update(sync_cursor=batch.cursor)
-            connection.sync_cursor = batch.cursor
+            moved["sync_cursor"] = batch.cursor
+        if moved:
+            Connection.objects.filter(pk=cid).update(**moved)
+            connection.sync_cursor = moved.get("sync_cursor", connection.sync_cursor)
         if total.changed_build_ids:
             changed, finished = sorted(total.changed_build_ids), list(total.finished_build_ids)
             transaction.on_commit(

@@ -1,9 +1,9 @@
 """Whether anything on a live page changed since the browser last rendered it, answered
 with one small query instead of the page's own.
 
-Each connection keeps a revision, bumped after a sync or an action commits rows that
-changed (``batch_applied``) and after a sync that found something (``sync_finished``
-with a saved run). A page's marker hashes the revisions and the health shown of the
+Each connection keeps a revision, bumped in the transaction of each batch that changed
+rows (a sync's or an action's: ``dashboard.apply``) and after a sync that found
+something (``sync_finished`` with a saved run). A page's marker hashes the revisions and the health shown of the
 connections it draws from; the page polls with the marker it holds (``seen``) and gets
 204 No Content, which htmx leaves alone, until the marker moves. Reading the marker
 before the page's rows means a change committed in between is shown at the latest by
@@ -46,10 +46,6 @@ def unchanged(request: HttpRequest, marker: str) -> HttpResponse | None:
     return None
 
 
-def on_batch_applied(sender, connection: Connection, **kwargs) -> None:
-    bump(connection.pk)
-
-
 def on_sync_finished(sender, connection: Connection, run=None, **kwargs) -> None:
     # A saved run means the sync wrote or found something (a quiet one keeps no run),
     # for instance rows it marked gone.
@@ -58,7 +54,6 @@ def on_sync_finished(sender, connection: Connection, run=None, **kwargs) -> None
 
 
 def connect() -> None:
-    from dashboard.signals import batch_applied, sync_finished
+    from dashboard.signals import sync_finished
 
-    batch_applied.connect(on_batch_applied, dispatch_uid="freshness.batch_applied")
     sync_finished.connect(on_sync_finished, dispatch_uid="freshness.sync_finished")

@@ -8,6 +8,7 @@ import re
 
 import pytest
 from django.db import connection as db
+from django.db import transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
@@ -90,3 +91,22 @@ def test_a_first_page_without_htmx_or_marker_renders_in_full(viewer_client, sync
     assert viewer_client.get(reverse("builds")).status_code == 200
     assert viewer_client.get(reverse("builds"), {"seen": "whatever"}).status_code == 200  # not htmx: the page
     assert viewer_client.get(reverse("builds"), {"seen": "old"}, HTTP_HX_REQUEST="true").status_code == 200
+
+
+def test_a_batch_that_changes_rows_moves_the_marker_in_its_own_transaction(synced):
+    from dashboard.apply import apply_batch
+    from providers.base.records import Batch, ProjectRecord
+
+    def revision() -> int:
+        return Connection.objects.get(pk=synced.pk).revision
+
+    before = revision()
+    renamed = Batch(projects=[ProjectRecord("p-new", "a project the provider just made")])
+    with pytest.raises(RuntimeError), transaction.atomic():
+        apply_batch(synced, renamed)
+        raise RuntimeError("the worker stopped before the batch committed")
+    assert revision() == before  # neither the rows nor the marker
+    apply_batch(synced, renamed)
+    assert revision() == before + 1
+    apply_batch(synced, renamed)  # the same again: nothing changed, nothing to redraw
+    assert revision() == before + 1
