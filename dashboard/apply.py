@@ -219,12 +219,15 @@ def write_builds(writer: Writer, records: list[BuildRecord], total: BatchResult)
             for ext, row in values.items()
             if row["state"] in FINISHED and jobs.previous.get(ext, {}).get("state") not in FINISHED
         ]
-    schedule_rechecks(writer.cid, records, builds.ids)
+    schedule_rechecks(writer.cid, records, builds.ids, stored=builds.previous.keys())
 
 
-def schedule_rechecks(connection_id: int, records: list[BuildRecord], pks: dict[str, int]) -> None:
+def schedule_rechecks(
+    connection_id: int, records: list[BuildRecord], pks: dict[str, int], stored: Iterable[str] | None = None
+) -> None:
     """A build read without its jobs (when we hold none) or with a job in a state we do
-    not know is read again later, with back-off; a complete one is left alone."""
+    not know is read again later, with back-off; a complete one is left alone (one
+    ``stored`` before this write may have had a recheck due: it is called off)."""
     with_jobs = set(
         Job.objects.filter(build_id__in=[pks[r.external_id] for r in records if r.jobs is None])
         .values_list("build_id", flat=True)
@@ -237,8 +240,16 @@ def schedule_rechecks(connection_id: int, records: list[BuildRecord], pks: dict[
         or (r.state in FINISHED and any(j.state == State.UNKNOWN for j in r.jobs or ()))
     ]
     held_back = set(incomplete)
-    complete = [pks[r.external_id] for r in records if pks[r.external_id] not in held_back]
-    Build.objects.filter(AnyOf(F("pk"), complete), recheck_at__isnull=False).update(recheck_at=None, recheck_attempts=0)
+    held_before = None if stored is None else set(stored)
+    complete = [
+        pks[r.external_id]
+        for r in records
+        if pks[r.external_id] not in held_back and (held_before is None or r.external_id in held_before)
+    ]
+    if complete:  # a row made just now has no recheck to call off
+        Build.objects.filter(AnyOf(F("pk"), complete), recheck_at__isnull=False).update(
+            recheck_at=None, recheck_attempts=0
+        )
     now = timezone.now()
     for build in Build.objects.filter(pk__in=incomplete).only("pk", "recheck_attempts"):
         attempts = build.recheck_attempts + 1
