@@ -14,6 +14,7 @@ policy's); TLS verifies the host name on top of it."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import select
 import socket
@@ -43,6 +44,19 @@ def _said(exc: Exception) -> str:
     line of up to 64 KB), which a message for people must not carry whole."""
     text = repr(exc)
     return text if len(text) <= 160 else f"{text[:157]}..."
+
+
+@contextlib.contextmanager
+def _body_errors() -> Iterator[None]:
+    """Reading a body failed: said as httpx says it."""
+    try:
+        yield
+    except TimeoutError as exc:
+        raise httpx.ReadTimeout(str(exc) or "timed out") from exc
+    except http.client.HTTPException as exc:
+        raise httpx.RemoteProtocolError(f"the body ended early: {_said(exc)}") from exc
+    except OSError as exc:
+        raise httpx.ReadError(str(exc)) from exc
 
 
 class _Closed(Exception):
@@ -79,14 +93,8 @@ class _Body(httpx.SyncByteStream):
 
     def __iter__(self) -> Iterator[bytes]:
         while not self._complete():
-            try:
+            with _body_errors():
                 chunk = self._raw.read1(CHUNK)
-            except TimeoutError as exc:
-                raise httpx.ReadTimeout(str(exc) or "timed out") from exc
-            except http.client.HTTPException as exc:
-                raise httpx.RemoteProtocolError(f"the body ended early: {_said(exc)}") from exc
-            except OSError as exc:
-                raise httpx.ReadError(str(exc)) from exc
             if not chunk:
                 return
             yield chunk
@@ -196,16 +204,8 @@ class Http11Transport(httpx.BaseTransport):
         which cost more CPU than the exchange itself (the provider client's JSON reads)."""
         conn, raw = self._send(origin, method, target, headers, b"", timeouts)
         try:
-            body = raw.read()
-        except TimeoutError as exc:
-            conn.close()
-            raise httpx.ReadTimeout(str(exc) or "timed out") from exc
-        except http.client.HTTPException as exc:
-            conn.close()
-            raise httpx.RemoteProtocolError(f"the body ended early: {_said(exc)}") from exc
-        except OSError as exc:
-            conn.close()
-            raise httpx.ReadError(str(exc)) from exc
+            with _body_errors():
+                body = raw.read()
         except BaseException:
             conn.close()
             raise

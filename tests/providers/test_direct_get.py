@@ -45,6 +45,13 @@ class Provider(BaseHTTPRequestHandler):
             body = b"<html>a proxy's error page</html>"
         elif path == "/odd":
             body = b'{"ratio": NaN, "id": 123456789012345678901234567890}'
+        elif path == "/cut":  # promises more than it sends, then hangs up
+            self.send_response(200)
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            self.wfile.write(b'{"jobs": [')
+            self.close_connection = True
+            return
         elif path == "/flaky" and self.server.flaky:
             self.server.flaky -= 1
             status, body = 503, b'{"message": "try again"}'
@@ -184,3 +191,11 @@ def test_the_policy_applies_to_every_direct_read(provider, settings, monkeypatch
         with pytest.raises(OutboundRefused, match="OUTBOUND_ALLOW_LOOPBACK"):
             client.get_json("/fourth")
     assert [path for path, _ in httpd.seen] == ["/first", "/third"]
+
+
+def test_a_body_cut_short_is_a_failed_read_and_the_next_read_works(provider):
+    _, url = provider
+    with BaseClient(url, "t", share_as="direct-test", max_attempts=1) as client:
+        with pytest.raises(Unavailable, match="the body ended early"):
+            client.get_json("/cut")
+        assert client.get_json("/after") == {"path": "/after"}
