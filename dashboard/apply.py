@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -223,7 +223,7 @@ def write_builds(writer: Writer, records: list[BuildRecord], total: BatchResult)
 
 
 def schedule_rechecks(
-    connection_id: int, records: list[BuildRecord], pks: dict[str, int], stored: Iterable[str] | None = None
+    connection_id: int, records: list[BuildRecord], pks: dict[str, int], stored: Collection[str]
 ) -> None:
     """A build read without its jobs (when we hold none) or with a job in a state we do
     not know is read again later, with back-off; a complete one is left alone (one
@@ -240,12 +240,7 @@ def schedule_rechecks(
         or (r.state in FINISHED and any(j.state == State.UNKNOWN for j in r.jobs or ()))
     ]
     held_back = set(incomplete)
-    held_before = None if stored is None else set(stored)
-    complete = [
-        pks[r.external_id]
-        for r in records
-        if pks[r.external_id] not in held_back and (held_before is None or r.external_id in held_before)
-    ]
+    complete = [pks[r.external_id] for r in records if pks[r.external_id] not in held_back and r.external_id in stored]
     if complete:  # a row made just now has no recheck to call off
         Build.objects.filter(AnyOf(F("pk"), complete), recheck_at__isnull=False).update(
             recheck_at=None, recheck_attempts=0

@@ -3,11 +3,11 @@ with one small query instead of the page's own.
 
 Each connection keeps a revision, bumped in the transaction of each batch that changed
 rows (a sync's or an action's: ``dashboard.apply``) and after a sync that found
-something (``sync_finished`` with a saved run). A page's marker hashes the revisions and the health shown of the
-connections it draws from; the page polls with the marker it holds (``seen``) and gets
-204 No Content, which htmx leaves alone, until the marker moves. Reading the marker
-before the page's rows means a change committed in between is shown at the latest by
-the next poll, never lost."""
+something (``sync_finished`` with a saved run). A page's marker hashes the revisions
+and the health shown of the connections it draws from; the page polls with the marker
+it holds (``seen``) and gets 204 No Content, which htmx leaves alone, until the marker
+moves. Reading the marker before the page's rows means a change committed in between
+is shown at the latest by the next poll, never lost."""
 
 from __future__ import annotations
 

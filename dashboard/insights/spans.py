@@ -41,7 +41,7 @@ def refresh_days(connection_id: int, days: dict[date, set[int]]) -> None:
     contains any of the days is recomputed, for the pipelines of all of them, in one
     read of the level below and one write, after the level below (a first sync's days
     would otherwise cost a read and a write per span: most of its rollup time)."""
-    pipelines = set().union(*days.values()) if days else set()
+    pipelines = set().union(*days.values())
     if not pipelines:
         return
     for span in LEVELS:
