@@ -78,6 +78,7 @@ class SemaphoreAdapter(Adapter):
     # Connection ---------------------------------------------------------------------------
     def __init__(self, *args: Any, **kwargs: Any):
         self._detecting = threading.Lock()
+        self._jobs_api: str | None = None  # the cache's answer, held for this adapter's life (one sync)
         super().__init__(*args, **kwargs)
 
     def check(self) -> str:
@@ -103,12 +104,15 @@ class SemaphoreAdapter(Adapter):
         choice = self.options.get("jobs_api", "auto")
         if choice in ("v1alpha", "v2"):
             return choice
+        if self._jobs_api is not None:  # every job of a sync asks: one cache read is enough
+            return self._jobs_api
         key = f"semaphore-jobs-api:{self.connection.pk}:{self.connection.base_url}"
         with self._detecting:  # jobs described together ask once
             found = cache.get(key)
             if found is None:
                 found = self.client.detect_jobs_api()
                 cache.set(key, found, 3600)
+            self._jobs_api = found
         return found
 
     # Sync ----------------------------------------------------------------------------------
