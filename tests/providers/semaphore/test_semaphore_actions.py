@@ -5,6 +5,7 @@ promotions, YAML, jobs."""
 import re
 
 import pytest
+from django.conf import settings
 from django.urls import reverse
 
 from dashboard.models import ActionLog, Build, Job, Project
@@ -293,3 +294,26 @@ def test_an_unreachable_provider_shows_in_the_panel_in_words(viewer_client, sync
     )
     assert response.status_code == 200 and b"could not be asked: unreachable" in response.content
     assert b"127.0.0.1:9" not in response.content  # what the client said is for admins
+
+
+@pytest.mark.skipif(not settings.REDIS_URL, reason="counted on the Redis server the cache uses")
+def test_a_sync_asks_the_cache_for_the_jobs_api_once(db, semaphore_sim):
+    """Every job's detail needs the jobs API: the sync holds the cache's answer rather than
+    asking Redis (a round trip) once per job."""
+    import redis
+
+    from tests.conftest import make_connection
+
+    connection = make_connection(semaphore_sim, slug="asks-once")
+    server = redis.Redis.from_url(settings.REDIS_URL)
+
+    def reads() -> int:
+        return server.info("commandstats").get("cmdstat_get", {}).get("calls", 0)
+
+    before = reads()
+    sync_connection(connection.pk)
+    asked = reads() - before
+    server.close()
+    described = Job.objects.filter(connection=connection).count()
+    # A few reads of the sync's own besides; once per job would be at least as many as the jobs.
+    assert described >= 6 and asked < described, f"{asked} cache reads for {described} jobs"
