@@ -433,6 +433,8 @@ class BaseClient:
         try:
             with self._in_flight:
                 status, answer_headers, body = base.transport.fetch_on(base.url, "GET", target, headers, timeouts)
+            if status < 300 and not any(name.lower() == "content-encoding" for name, _ in answer_headers):
+                return self._json_of(body, lambda: httpx.Response(status, headers=answer_headers, content=body))
             response = httpx.Response(status, headers=answer_headers, stream=httpx.ByteStream(body))
             response.read()  # decoded as httpx decodes (gzip and the rest)
         except httpx.HTTPError as exc:
@@ -440,10 +442,15 @@ class BaseClient:
         if status >= 300:  # an error or a redirect: what the usual way makes of it
             response.request = httpx.Request("GET", self.url(path), headers=headers)
             self._answered(response)
+        return self._json_of(response.content, lambda: response)
+
+    def _json_of(self, body: bytes, response: Callable[[], httpx.Response]) -> Any:
+        """The JSON a body holds. A body sent as it is (no content encoding) is read
+        without an httpx response, which is made only to say what was wrong."""
         try:
-            return orjson.loads(response.content)
+            return orjson.loads(body)
         except orjson.JSONDecodeError:
-            return self.parse_json(response)  # the standard library's reading, and its words
+            return self.parse_json(response())  # the standard library's reading, and its words
 
     def paged(
         self,

@@ -21,6 +21,7 @@ import socket
 import ssl
 import threading
 import time
+import types
 from collections.abc import Callable, Iterator
 
 import httpx
@@ -57,6 +58,55 @@ def _body_errors() -> Iterator[None]:
         raise httpx.RemoteProtocolError(f"the body ended early: {_said(exc)}") from exc
     except OSError as exc:
         raise httpx.ReadError(str(exc)) from exc
+
+
+class Head(http.client.HTTPMessage):
+    """A response's header lines, read without the email parser.
+
+    ``http.client`` reads a head with ``email.parser``, which cost about a third of a
+    provider request's CPU (docs/performance.md), and looks a name up by scanning every
+    line. Here each line is split as the parser's compat32 policy splits it (the name as
+    sent, the value without the spaces after the colon, a folded line joined to the line
+    before it; a line without a colon is left out), and names are looked up by their
+    lower case."""
+
+    @classmethod
+    def read(cls, fp) -> Head:
+        head = cls()
+        lines = head._headers
+        for line in http.client._read_headers(fp):  # the standard library's limits on lines
+            text = line.decode("iso-8859-1").rstrip("\r\n")
+            if text[:1] in (" ", "\t"):
+                if lines:  # a folded line continues the one before it
+                    lines[-1] = (lines[-1][0], lines[-1][1] + text)
+                continue
+            name, colon, value = text.partition(":")
+            if colon:  # not the blank line that ends the head, nor a line that is no header
+                lines.append((name, value.lstrip(" \t")))
+        head._first = {}
+        for name, value in lines:
+            head._first.setdefault(name.lower(), value)
+        return head
+
+    def get(self, name, failobj=None):
+        return self._first.get(name.lower(), failobj)
+
+    def items(self):
+        return list(self._headers)
+
+
+class _Response(http.client.HTTPResponse):
+    """``http.client``'s response, its head read by ``Head``: the standard library's own
+    ``begin`` (status line, framing, keep-alive), run with ``Head.read`` where it would
+    call the email parser, so it stays whatever this Python's ``begin`` is."""
+
+    begin = types.FunctionType(
+        http.client.HTTPResponse.begin.__code__,
+        {**vars(http.client), "parse_headers": Head.read},
+        "begin",
+        http.client.HTTPResponse.begin.__defaults__,
+        http.client.HTTPResponse.begin.__closure__,
+    )
 
 
 class _Closed(Exception):
@@ -151,6 +201,7 @@ class Http11Transport(httpx.BaseTransport):
             conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=self._ssl_context)
         else:
             conn = http.client.HTTPConnection(host, port, timeout=timeout)
+        conn.response_class = _Response
         # http.client opens its socket with this; the TLS handshake (https) follows on it.
         conn._create_connection = lambda address, timeout=None, source_address=None: self._open_socket(
             host, port, timeout

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import http.client
+import io
 import ipaddress
 import socket
 import ssl
@@ -21,6 +23,7 @@ from cryptography.x509.oid import NameOID
 
 from providers.base.client import BaseClient
 from providers.base.errors import Unavailable
+from providers.base.http11 import Head
 from providers.base.outbound import PolicyTransport
 
 BIG = b"x" * 2_000_000
@@ -224,3 +227,49 @@ def test_an_answer_that_is_not_http_is_a_short_clear_error():
     finally:
         listener.close()
     assert "SSH-2.0" in str(refused.value) and len(str(refused.value)) < 300
+
+
+HEADS = [
+    b"Content-Type: application/json\r\nContent-Length: 12\r\n\r\n",
+    b"content-length:3\r\nX-Request-Id:   abc  \r\nX-Empty:\r\n\r\n",
+    b"Set-Cookie: a=1\r\nSet-Cookie: b=2\r\nset-cookie: c=3\r\n\r\n",
+    b"Transfer-Encoding: chunked\r\nConnection: close\r\nVia: 1.1 caf\xe9\r\n\r\n",
+    b'Link: <https://x/?page=2>; rel="next", <https://x/?page=9>; rel="last"\r\n\r\n',
+    b"Date: Sun, 29 Nov 2026 02:00:00 GMT\n\n",  # bare line feeds
+]
+
+
+@pytest.mark.parametrize("head", HEADS)
+def test_a_response_head_reads_as_the_standard_library_reads_it(head):
+    ours, theirs = Head.read(io.BytesIO(head)), http.client.parse_headers(io.BytesIO(head))
+    assert ours.items() == theirs.items()
+    for name in {name for name, _ in theirs.items()} | {"content-length", "CONTENT-TYPE", "missing"}:
+        assert ours.get(name) == theirs.get(name)
+        assert ours.get_all(name) == theirs.get_all(name)
+
+
+def test_a_folded_header_line_joins_the_one_before_and_a_line_without_a_colon_is_left_out():
+    head = Head.read(io.BytesIO(b"X-Long: one\r\n\ttwo\r\nnot a header\r\nX-After: 1\r\n\r\n"))
+    assert head.items() == [("X-Long", "one\ttwo"), ("X-After", "1")]
+
+
+def test_an_answer_without_a_length_is_read_to_its_close_and_its_connection_is_not_kept():
+    class Closing(Handler):
+        protocol_version = "HTTP/1.0"
+
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(b'{"to": "the end"}')
+
+    with ThreadingHTTPServer(("127.0.0.1", 0), Closing) as closing:
+        closing.lock, closing.connections, closing.closed, closing.drop_second = threading.Lock(), 0, 0, False
+        threading.Thread(target=closing.serve_forever, daemon=True).start()
+        try:
+            client = BaseClient(f"http://127.0.0.1:{closing.server_address[1]}", "")
+            assert client.get_json("/a") == {"to": "the end"}
+            assert client.get_json("/b") == {"to": "the end"}
+            assert closing.connections == 2
+        finally:
+            closing.shutdown()

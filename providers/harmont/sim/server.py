@@ -94,7 +94,9 @@ PIPELINES = [("ci", "CI", True), ("release", "Release", False)]
 def iso(ts: float | None) -> str | None:
     if ts is None:
         return None
-    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat's text with "Z" for "+00:00": strftime's, in half the time (a jobs list
+    # writes some twenty of these).
+    return datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def encode_cursor(key: tuple) -> str:
