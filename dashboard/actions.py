@@ -30,7 +30,6 @@ from providers.registry import adapter_class
 log = logging.getLogger(__name__)
 
 
-
 def build_form(action: Action, data=None, obj=None) -> forms.Form:
     if action.form is None:
         return forms.Form(data)

@@ -127,8 +127,16 @@ class Lane:
 
 # Columns lanes never show: not read for the thousands of builds a scan looks at.
 UNSHOWN = (
-    "raw", "commit_message", "fingerprint", "synced_at", "missing_since", "missing_count", "recheck_at",
-    "recheck_attempts", "group_id", "web_url",
+    "raw",
+    "commit_message",
+    "fingerprint",
+    "synced_at",
+    "missing_since",
+    "missing_count",
+    "recheck_at",
+    "recheck_attempts",
+    "group_id",
+    "web_url",
 )
 
 
@@ -161,11 +169,7 @@ def lanes(queryset: QuerySet | None = None, scan: int = SCAN) -> list[Lane]:
 
 
 def running_now(limit: int = RUNNING_SHOWN) -> list[Build]:
-    return list(
-        Build.objects.filter(state__in=ACTIVE, gone=False)
-        .rows()
-        .order_by("-created_at", "-id")[:limit]
-    )
+    return list(Build.objects.filter(state__in=ACTIVE, gone=False).rows().order_by("-created_at", "-id")[:limit])
 
 
 def active_builds_by_connection() -> dict[int, int]:
@@ -177,9 +181,7 @@ def active_builds_by_connection() -> dict[int, int]:
 
 def counts(lane_list: list[Lane]) -> dict:
     since = timezone.now() - timedelta(hours=24)
-    by_state = dict(
-        Build.objects.filter(created_at__gte=since).values_list("state").annotate(n=Count("id")).order_by()
-    )
+    by_state = dict(Build.objects.filter(created_at__gte=since).values_list("state").annotate(n=Count("id")).order_by())
     active = dict(
         Build.objects.filter(state__in=ACTIVE, gone=False).values_list("state").annotate(n=Count("id")).order_by()
     )

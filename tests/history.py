@@ -33,7 +33,10 @@ def fill(builds: int = 60_000, jobs_per_build: int = 5, connections: int = 4, pr
     conns = [
         Connection.objects.create(
             kind=("semaphore", "harmont", "prunner", "jobsplatform")[i % 4],
-            name=f"History {i}", slug=f"history-{i}", base_url="http://127.0.0.1:9", token="t",
+            name=f"History {i}",
+            slug=f"history-{i}",
+            base_url="http://127.0.0.1:9",
+            token="t",
         )
         for i in range(connections)
     ]
@@ -97,11 +100,17 @@ def fill(builds: int = 60_000, jobs_per_build: int = 5, connections: int = 4, pr
             FROM generate_series(1, %(builds)s) AS g
             """,
             {
-                "now": now, "builds": builds, "states": STATES, "nstates": len(STATES),
+                "now": now,
+                "builds": builds,
+                "states": STATES,
+                "nstates": len(STATES),
                 # Builds follow their pipeline's project and connection.
-                "pipes": [p.pk for p in pipes], "npipes": len(pipes),
-                "projs": [p.project_id for p in pipes], "nprojs": len(pipes),
-                "conns": [p.connection_id for p in pipes], "nconns": len(pipes),
+                "pipes": [p.pk for p in pipes],
+                "npipes": len(pipes),
+                "projs": [p.project_id for p in pipes],
+                "nprojs": len(pipes),
+                "conns": [p.connection_id for p in pipes],
+                "nconns": len(pipes),
             },
         )
         cur.execute(

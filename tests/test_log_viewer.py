@@ -185,7 +185,9 @@ def test_a_job_page_never_asks_the_provider_before_it_answers(viewer_client, db,
 
     clock = Clock(manual=True)
     sim = simulator_class(kind)(
-        f"{kind}-token-0123456789abcdef", seed=2, scale=Scale(projects=1, builds=3, jobs=2, arrival_every=20),
+        f"{kind}-token-0123456789abcdef",
+        seed=2,
+        scale=Scale(projects=1, builds=3, jobs=2, arrival_every=20),
         clock=clock,
     ).serve()
     try:

@@ -18,12 +18,23 @@ def world(db):
     green, api/main running after a pass, and an unhealthy connection's lane."""
     now = timezone.now()
     acme = Connection.objects.create(
-        kind="semaphore", name="Acme", slug="acme", base_url="http://127.0.0.1:9", token="t",
-        health=Health.OK, last_synced_at=now - timedelta(seconds=12),
+        kind="semaphore",
+        name="Acme",
+        slug="acme",
+        base_url="http://127.0.0.1:9",
+        token="t",
+        health=Health.OK,
+        last_synced_at=now - timedelta(seconds=12),
     )
     other = Connection.objects.create(
-        kind="harmont", name="Other", slug="other", base_url="http://127.0.0.1:9", token="t",
-        health=Health.UNREACHABLE, last_error="connection refused", last_synced_at=now - timedelta(minutes=3),
+        kind="harmont",
+        name="Other",
+        slug="other",
+        base_url="http://127.0.0.1:9",
+        token="t",
+        health=Health.UNREACHABLE,
+        last_error="connection refused",
+        last_synced_at=now - timedelta(minutes=3),
     )
     shop = Project.objects.create(connection=acme, external_id="p-shop", name="shop")
     ci = Pipeline.objects.create(connection=acme, project=shop, external_id="pl-ci", name="shop-ci")
@@ -35,9 +46,17 @@ def world(db):
         started = created + timedelta(seconds=5)
         finished = started + timedelta(seconds=took) if state in ("passed", "failed", "canceled") else None
         return Build.objects.create(
-            connection=connection, project=pipeline.project, pipeline=pipeline, external_id=external_id,
-            title=f"{external_id} title", branch=branch, state=state, created_at=created, started_at=started,
-            finished_at=finished, triggered_by=by,
+            connection=connection,
+            project=pipeline.project,
+            pipeline=pipeline,
+            external_id=external_id,
+            title=f"{external_id} title",
+            branch=branch,
+            state=state,
+            created_at=created,
+            started_at=started,
+            finished_at=finished,
+            triggered_by=by,
         )
 
     build("b1", ci, "main", "passed", 100, "zed")
@@ -175,8 +194,14 @@ def test_a_soft_failed_job_is_amber_in_the_timeline_too(viewer_client, world):
     build = Build.objects.get(external_id="b4")
     for n, allowed in enumerate([False, True]):
         Job.objects.create(
-            connection=build.connection, build=build, external_id=f"j{n}", name=f"job {n}", state="failed",
-            started_at=build.started_at, finished_at=build.finished_at, allowed_failure=allowed,
+            connection=build.connection,
+            build=build,
+            external_id=f"j{n}",
+            name=f"job {n}",
+            state="failed",
+            started_at=build.started_at,
+            finished_at=build.finished_at,
+            allowed_failure=allowed,
         )
     page = viewer_client.get(reverse("build", args=["semaphore", "acme", "b4"])).content.decode()
     bars = re.findall(r'<rect class="tl-bar ([^"]+)"', page)
@@ -192,12 +217,22 @@ def test_a_finished_job_without_an_end_ends_with_its_build_not_now(viewer_client
 
     build = Build.objects.get(external_id="b4")  # failed 60 minutes ago after 60 s
     Job.objects.create(
-        connection=build.connection, build=build, external_id="ok", name="passed job", state="passed",
-        started_at=build.started_at, finished_at=build.started_at + timedelta(seconds=30),
+        connection=build.connection,
+        build=build,
+        external_id="ok",
+        name="passed job",
+        state="passed",
+        started_at=build.started_at,
+        finished_at=build.started_at + timedelta(seconds=30),
     )
     Job.objects.create(
-        connection=build.connection, build=build, external_id="bad", name="failed job", state="failed",
-        started_at=build.started_at, finished_at=None,
+        connection=build.connection,
+        build=build,
+        external_id="bad",
+        name="failed job",
+        state="failed",
+        started_at=build.started_at,
+        finished_at=None,
     )
     page = viewer_client.get(reverse("build", args=["semaphore", "acme", "b4"])).content.decode()
     assert re.search(r"Timeline <span class=\"sub\">60 s</span>", page)  # the build's minute, not an hour
@@ -221,7 +256,12 @@ def test_the_overview_and_the_wallboard_cost_the_same_queries_at_any_size(viewer
     pipeline = Pipeline.objects.get(name="shop-ci")
     for n in range(30):
         Build.objects.create(
-            connection=world["acme"], pipeline=pipeline, project=pipeline.project, external_id=f"more-{n}",
-            branch=f"topic-{n}", state=["failed", "running", "passed"][n % 3], created_at=world["now"],
+            connection=world["acme"],
+            pipeline=pipeline,
+            project=pipeline.project,
+            external_id=f"more-{n}",
+            branch=f"topic-{n}",
+            state=["failed", "running", "passed"][n % 3],
+            created_at=world["now"],
         )
     assert {url: queries(url) for url in before} == before

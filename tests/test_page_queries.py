@@ -34,16 +34,27 @@ def add_connections(first: int, count: int) -> None:
     now = timezone.now()
     for n in range(first, first + count):
         conn = Connection.objects.create(
-            kind="semaphore", name=f"Team {n}", slug=f"team-{n}", base_url="http://127.0.0.1:9", token="t",
-            health=Health.OK, last_synced_at=now,
+            kind="semaphore",
+            name=f"Team {n}",
+            slug=f"team-{n}",
+            base_url="http://127.0.0.1:9",
+            token="t",
+            health=Health.OK,
+            last_synced_at=now,
         )
         project = Project.objects.create(connection=conn, external_id=f"p{n}", name=f"project-{n}")
         pipeline = Pipeline.objects.create(connection=conn, project=project, external_id=f"pl{n}", name=f"ci-{n}")
         builds = Build.objects.bulk_create(
             Build(
-                connection=conn, project=project, pipeline=pipeline, external_id=f"{n}-{i}", title=f"change {i}",
-                branch="main" if i % 3 else f"feature/{i}", state=STATES[i % len(STATES)],
-                created_at=now - timedelta(minutes=i * 7 + n), started_at=now - timedelta(minutes=i * 7 + n),
+                connection=conn,
+                project=project,
+                pipeline=pipeline,
+                external_id=f"{n}-{i}",
+                title=f"change {i}",
+                branch="main" if i % 3 else f"feature/{i}",
+                state=STATES[i % len(STATES)],
+                created_at=now - timedelta(minutes=i * 7 + n),
+                started_at=now - timedelta(minutes=i * 7 + n),
             )
             for i in range(BUILDS_PER_CONNECTION)
         )
@@ -57,8 +68,14 @@ def add_connections(first: int, count: int) -> None:
         )
         target = DeploymentTarget.objects.create(connection=conn, project=project, external_id=f"t{n}", name="prod")
         Deployment.objects.bulk_create(
-            Deployment(connection=conn, target=target, external_id=f"d{n}-{i}", build=builds[i],
-                       triggered_at=now - timedelta(hours=i), state="passed")
+            Deployment(
+                connection=conn,
+                target=target,
+                external_id=f"d{n}-{i}",
+                build=builds[i],
+                triggered_at=now - timedelta(hours=i),
+                state="passed",
+            )
             for i in range(20)
         )
         ActionLog.objects.bulk_create(

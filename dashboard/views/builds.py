@@ -102,7 +102,5 @@ def timeline(build: Build, jobs: list) -> dict | None:
         job_finish, known = ends[job.pk]
         left = (job.started_at - begin).total_seconds() / span * 100
         width = max((job_finish - job.started_at).total_seconds() / span * 100, 0.5)
-        bars.append(
-            {"job": job, "left": round(left, 2), "width": round(min(width, 100 - left), 2), "end_known": known}
-        )
+        bars.append({"job": job, "left": round(left, 2), "width": round(min(width, 100 - left), 2), "end_known": known})
     return {"bars": bars, "seconds": int(span)}

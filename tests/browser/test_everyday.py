@@ -24,17 +24,29 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def builds(db):
     now = timezone.now()
     connection = Connection.objects.create(
-        kind="semaphore", name="Acme", slug="acme", base_url="http://127.0.0.1:9", token="t",
-        health=Health.OK, last_synced_at=now,
+        kind="semaphore",
+        name="Acme",
+        slug="acme",
+        base_url="http://127.0.0.1:9",
+        token="t",
+        health=Health.OK,
+        last_synced_at=now,
     )
     pipeline = Pipeline.objects.create(connection=connection, external_id="pl", name="shop-ci")
     made = {}
     for n, (branch, state) in enumerate([("main", "failed"), ("dev", "passed"), ("feature/x", "running")]):
         created = now - timedelta(minutes=30 - n)
         made[branch] = Build.objects.create(
-            connection=connection, pipeline=pipeline, external_id=f"b{n}", title=f"build {n}", branch=branch,
-            state=state, created_at=created, started_at=created,
-            finished_at=None if state == "running" else created + timedelta(minutes=2), triggered_by="ann",
+            connection=connection,
+            pipeline=pipeline,
+            external_id=f"b{n}",
+            title=f"build {n}",
+            branch=branch,
+            state=state,
+            created_at=created,
+            started_at=created,
+            finished_at=None if state == "running" else created + timedelta(minutes=2),
+            triggered_by="ann",
         )
     return made
 

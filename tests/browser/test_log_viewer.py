@@ -29,7 +29,12 @@ def a_job(state: str = "failed") -> Job:
         connection=connection, external_id="b-1", title="big", state=state, created_at=now, started_at=now
     )
     return Job.objects.create(
-        connection=connection, build=build, external_id="j-1", name="big log", state=state, started_at=now,
+        connection=connection,
+        build=build,
+        external_id="j-1",
+        name="big log",
+        state=state,
+        started_at=now,
         finished_at=None if state == "running" else now,
     )
 

@@ -27,12 +27,18 @@ def every_provider(db):
     sims = {}
     for kind in sorted(KINDS):
         sim = simulator_class(kind)(
-            f"{kind}-token-0123456789abcdef", seed=5, scale=Scale(projects=2, builds=4, jobs=3, arrival_every=30),
+            f"{kind}-token-0123456789abcdef",
+            seed=5,
+            scale=Scale(projects=2, builds=4, jobs=3, arrival_every=30),
             clock=clock,
         ).serve()
         sims[kind] = sim
         Connection.objects.create(
-            kind=kind, name=f"{LABELS[kind]} team", slug=f"{kind}-team", base_url=sim.url, token=sim.token,
+            kind=kind,
+            name=f"{LABELS[kind]} team",
+            slug=f"{kind}-team",
+            base_url=sim.url,
+            token=sim.token,
             options=sim.connection_options(),
         )
     for step in (0, 31):
