@@ -4,13 +4,15 @@ so a client's connection handling is tested the way it is used."""
 from __future__ import annotations
 
 import logging
+import socket
+import threading
 import time
 
 import httpx
 import pytest
 
 from providers.base.sim import Scale
-from providers.base.sim.serving import PersistentHandler
+from providers.base.sim.serving import PersistentHandler, close_connections, serve
 from providers.harmont.sim import HarmontSimulator
 
 
@@ -64,3 +66,30 @@ def test_an_idle_connection_is_closed_quietly_and_the_client_carries_on(sim, mon
     assert again.status_code == 200 and again.json() == first.json()
     assert sim.connections[0] == 2
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]  # an idle close is no error
+
+
+def test_a_client_that_leaves_in_the_middle_of_a_stream_is_let_go_quietly(capfd):
+    def endless(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/event-stream")])
+        if environ["PATH_INFO"] == "/ok":
+            return [b"fine"]
+        return (b"data: " + b"x" * 60_000 + b"\n\n" for _ in range(10_000))
+
+    server = serve(endless, "127.0.0.1", 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with socket.create_connection(("127.0.0.1", server.port)) as leaving:
+            leaving.sendall(b"GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert leaving.recv(100).startswith(b"HTTP/1.1 200")
+            # Closed with a reset, as a client that gives up does.
+            leaving.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        deadline = time.monotonic() + 10  # the server notices at its next write
+        while server.open_connections and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not server.open_connections
+        assert httpx.get(f"http://127.0.0.1:{server.port}/ok").text == "fine"
+    finally:
+        server.shutdown()
+        close_connections(server)
+        server.server_close()
+    assert "Exception" not in capfd.readouterr().err

@@ -75,7 +75,12 @@ class PersistentHandler(WSGIRequestHandler):
 
     def finish(self) -> None:
         self.server.open_connections.discard(self._socket)  # type: ignore[attr-defined]
-        super().finish()
+        try:
+            super().finish()
+        except OSError:
+            # The client left with part of an answer unsent: closing the buffered writer
+            # tries to send it once more. Nothing is left to say to that client.
+            self.rfile.close()
 
     def send_header(self, keyword: str, value: str) -> None:
         # werkzeug says "Connection: close" on every answer; say it only when this one
