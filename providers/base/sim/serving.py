@@ -60,8 +60,8 @@ class PersistentHandler(WSGIRequestHandler):
     timeout = IDLE_SECONDS
     # An answer's head and body go out in one write: werkzeug writes them one after the
     # other and flushes after each part of a body, so unbuffered each answer took two
-    # sends or more (and, without Nagle, as many packets), half the simulator's CPU in a
-    # first sync. A streamed body (a log stream) still goes out part by part.
+    # sends or more (and, without Nagle, as many packets). A streamed body (a log
+    # stream) still goes out part by part, as werkzeug flushes after each.
     wbufsize = 64 * 1024
 
     parse_request = _reading_heads_directly(http.server.BaseHTTPRequestHandler.parse_request)
