@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import itertools
 import select
 import socket
 import ssl
@@ -30,6 +31,9 @@ import httpx
 MAX_IDLE = 20
 KEEPALIVE_EXPIRY = 5.0
 CHUNK = 64 * 1024
+# The standard library's limits on an answer's head: a line's length, and its lines.
+MAX_LINE = 65536
+MAX_HEAD_LINES = 100
 # Requests that may be sent again when a kept connection turns out closed before the
 # server answered (it closed the idle connection as the request went out).
 REPEATABLE = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
@@ -68,20 +72,29 @@ class Head(http.client.HTTPMessage):
     line. Here each line is split as the parser's compat32 policy splits it (the name as
     sent, the value without the spaces after the colon, a folded line joined to the line
     before it; a line without a colon is left out), and names are looked up by their
-    lower case."""
+    lower case. The standard library's limits apply: a line of at most 64 KB, at most
+    100 lines (or the limit the caller passes, as newer Pythons do)."""
 
     @classmethod
-    def read(cls, fp) -> Head:
+    def read(cls, fp, _class: object = None, *, _max_headers: int | None = None) -> Head:
         head = cls()
         lines = head._headers
-        for line in http.client._read_headers(fp):  # the standard library's limits on lines
+        limit = _max_headers or MAX_HEAD_LINES
+        for count in itertools.count(1):
+            line = fp.readline(MAX_LINE + 1)
+            if len(line) > MAX_LINE:
+                raise http.client.LineTooLong("header line")
+            if line in (b"\r\n", b"\n", b""):
+                break
+            if count > limit:
+                raise http.client.HTTPException(f"got more than {limit} headers")
             text = line.decode("iso-8859-1").rstrip("\r\n")
             if text[:1] in (" ", "\t"):
                 if lines:  # a folded line continues the one before it
                     lines[-1] = (lines[-1][0], lines[-1][1] + text)
                 continue
             name, colon, value = text.partition(":")
-            if colon:  # not the blank line that ends the head, nor a line that is no header
+            if colon:  # a line that is no header is left out
                 lines.append((name, value.lstrip(" \t")))
         head._first = {}
         for name, value in lines:

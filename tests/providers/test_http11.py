@@ -273,3 +273,13 @@ def test_an_answer_without_a_length_is_read_to_its_close_and_its_connection_is_n
             assert closing.connections == 2
         finally:
             closing.shutdown()
+
+
+def test_a_head_keeps_the_standard_librarys_limits():
+    with pytest.raises(http.client.LineTooLong):
+        Head.read(io.BytesIO(b"X-Long: " + b"x" * 70_000 + b"\r\n\r\n"))
+    with pytest.raises(http.client.HTTPException, match="more than 100 headers"):
+        Head.read(io.BytesIO(b"X: 1\r\n" * 101 + b"\r\n"))
+    assert len(Head.read(io.BytesIO(b"X: 1\r\n" * 100 + b"\r\n")).items()) == 100
+    with pytest.raises(http.client.HTTPException, match="more than 3 headers"):
+        Head.read(io.BytesIO(b"X: 1\r\n" * 4 + b"\r\n"), _max_headers=3)

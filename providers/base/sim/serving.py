@@ -49,7 +49,7 @@ def _reading_heads_directly(parse_request: types.FunctionType) -> types.Function
     where it would call the email parser (a third of the simulator's CPU per request):
     the same function, run where its name ``http`` finds that one change."""
     client = types.SimpleNamespace(**vars(http.client))
-    client.parse_headers = lambda fp, _class=None: Head.read(fp)
+    client.parse_headers = Head.read
     names = {**parse_request.__globals__, "http": types.SimpleNamespace(client=client)}
     return types.FunctionType(parse_request.__code__, names, parse_request.__name__, parse_request.__defaults__)
 
