@@ -108,18 +108,22 @@ class Head(http.client.HTTPMessage):
         return list(self._headers)
 
 
-class _Response(http.client.HTTPResponse):
-    """``http.client``'s response, its head read by ``Head``: the standard library's own
-    ``begin`` (status line, framing, keep-alive), run with ``Head.read`` where it would
-    call the email parser, so it stays whatever this Python's ``begin`` is."""
+def reading_heads_directly(function: types.FunctionType) -> types.FunctionType:
+    """A function of ``http.client`` or ``http.server`` (a response's ``begin``, a
+    request handler's ``parse_request``) that reads a head with ``Head.read`` where it
+    calls ``parse_headers``: the same code, run with that one name changed, so it stays
+    whatever this Python's is. (``http.server`` names it ``http.client.parse_headers``.)"""
+    client = types.SimpleNamespace(**vars(http.client))
+    client.parse_headers = Head.read
+    names = {**function.__globals__, "parse_headers": Head.read, "http": types.SimpleNamespace(client=client)}
+    return types.FunctionType(function.__code__, names, function.__name__, function.__defaults__, function.__closure__)
 
-    begin = types.FunctionType(
-        http.client.HTTPResponse.begin.__code__,
-        {**vars(http.client), "parse_headers": Head.read},
-        "begin",
-        http.client.HTTPResponse.begin.__defaults__,
-        http.client.HTTPResponse.begin.__closure__,
-    )
+
+class _Response(http.client.HTTPResponse):
+    """``http.client``'s response, its head read by ``Head`` (status line, framing and
+    keep-alive as the standard library's ``begin`` has them)."""
+
+    begin = reading_heads_directly(http.client.HTTPResponse.begin)
 
 
 class _Closed(Exception):

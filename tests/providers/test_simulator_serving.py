@@ -95,3 +95,24 @@ def test_a_client_that_leaves_in_the_middle_of_a_stream_is_let_go_quietly(capfd)
         server.server_close()
     # socketserver prints a handler's uncaught error, naming the client it served.
     assert f"request from ('127.0.0.1', {client_port})" not in capfd.readouterr().err
+
+
+def test_an_answer_of_unknown_length_ends_and_its_connection_carries_the_next_request():
+    # No Content-Length: sent chunked, its last chunk written after the application's
+    # last part, which must still go out on a connection that stays open.
+    def parts(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return (part for part in (b"one ", b"two"))
+
+    server = serve(parts, "127.0.0.1", 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{server.port}", timeout=5) as client:
+            answers = [client.get("/a"), client.get("/b")]
+        assert [a.text for a in answers] == ["one two"] * 2
+        assert answers[0].headers["transfer-encoding"] == "chunked"
+        assert server.connections_opened == 1
+    finally:
+        server.shutdown()
+        close_connections(server)
+        server.server_close()

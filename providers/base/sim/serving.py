@@ -12,19 +12,17 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import http.client
 import http.server
 import io
 import socket
 import threading
-import types
 from typing import Any
 
 from werkzeug.exceptions import ClientDisconnected
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wsgi import LimitedStream
 
-from providers.base.http11 import Head
+from providers.base.http11 import reading_heads_directly
 
 # Seconds an idle persistent connection is kept before the server closes it (Cowboy, which
 # serves Phoenix applications, closes after 60 s; Go's and nginx's defaults are of that order).
@@ -44,16 +42,6 @@ def _always_readable() -> socket.socket:
 _READABLE = _always_readable()
 
 
-def _reading_heads_directly(parse_request: types.FunctionType) -> types.FunctionType:
-    """http.server's ``parse_request``, reading the request's header lines with ``Head``
-    where it would call the email parser (a third of the simulator's CPU per request):
-    the same function, run where its name ``http`` finds that one change."""
-    client = types.SimpleNamespace(**vars(http.client))
-    client.parse_headers = Head.read
-    names = {**parse_request.__globals__, "http": types.SimpleNamespace(client=client)}
-    return types.FunctionType(parse_request.__code__, names, parse_request.__name__, parse_request.__defaults__)
-
-
 class PersistentHandler(WSGIRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
@@ -61,10 +49,12 @@ class PersistentHandler(WSGIRequestHandler):
     # An answer's head and body go out in one write: werkzeug writes them one after the
     # other and flushes after each part of a body, so unbuffered each answer took two
     # sends or more (and, without Nagle, as many packets). A streamed body (a log
-    # stream) still goes out part by part, as werkzeug flushes after each.
+    # stream) still goes out part by part, as werkzeug flushes after each; what is left
+    # (a chunked body's last chunk) goes when http.server flushes after the request.
     wbufsize = 64 * 1024
 
-    parse_request = _reading_heads_directly(http.server.BaseHTTPRequestHandler.parse_request)
+    # Requests' heads read without the email parser, a third of a request's CPU here.
+    parse_request = reading_heads_directly(http.server.BaseHTTPRequestHandler.parse_request)
 
     def setup(self) -> None:
         super().setup()
@@ -106,8 +96,6 @@ class PersistentHandler(WSGIRequestHandler):
         try:
             super().run_wsgi()
         finally:
-            with contextlib.suppress(OSError, ValueError):  # the client went, or it closed
-                self.wfile.flush()  # a chunked body's last chunk, which werkzeug leaves unflushed
             self.connection, self.rfile = self._socket, self._rfile
             if self._body is not None and not self.close_connection:
                 try:
