@@ -177,6 +177,7 @@ def context_for(connection: Connection) -> SyncContext:
         finished_ids=lambda ids: finished_ids(connection, ids),
         find_control=lambda: control_build(connection),
         stored=stored_rows(connection),
+        find_any_build=lambda: Build.objects.filter(connection=connection).exists(),
     )
 
 

@@ -11,7 +11,8 @@ adapter needs from stored state arrives in the ``SyncContext``. The shared piece
   provider answers other requests normally;
 - ``scan``: a newest-first listing read down to a high-water mark, page by page, with
   its resume point and a retry list in the cursor, so a killed sync resumes, and no
-  item that failed to read is ever passed over for good.
+  item that failed to read is ever passed over for good; ``scans``: several listings
+  in turn, the next ones' first pages read while one is scanned.
 
 Every provider call runs within the bounds the engine gives the client (requests,
 time, pages); see ``providers.base.client``."""
@@ -72,6 +73,24 @@ class ScanItem:
     key: float
     external_id: str
     data: Any = None
+
+
+@dataclass
+class ScanPlan:
+    """One newest-first listing to scan: its part of the cursor and how to read it (see
+    ``Adapter.scan``)."""
+
+    state: dict
+    what: str
+    fetch_page: Callable[[Any], tuple[list, Any]]
+    item: Callable[[Any], ScanItem | None]
+    read: Callable[[ScanItem], BuildRecord | None]
+    reread: Callable[[str], BuildRecord | None]
+    backfill_pages: int = 2
+    skip: Iterable[str] = ()
+
+    def __post_init__(self) -> None:
+        self.skip = frozenset(self.skip)  # read twice: ahead and by the scan
 
 
 def retry_delay(tries: int) -> float:
@@ -307,84 +326,120 @@ class Adapter:
         its key and id (None skips it, noted); ``read(item)`` the build record (None or
         an error when it failed); ``reread(external_id)`` reads a retry entry (raising
         ``NotFound`` when it is gone). ``skip``: ids already read in this sync."""
-        skipped = set(skip)
-        yield from self._retry(ctx, cursor, state, what, reread, skipped)
-        hwm = state.get("hwm")
-        scan = {"next": None, "top": None, "pages": 0, **(state.get("scan") or {})}
-        limit = None if hwm is not None else max(int(backfill_pages), 1)
-        retry = state.setdefault("retry", [])
-        pages = self.client.paged(fetch_page, what=what, start=scan["next"], max_pages=SCAN_PAGES_PER_SYNC + 1)
+        plan = ScanPlan(state, what, fetch_page, item, read, reread, backfill_pages, skip)
+        yield from self.scans(ctx, cursor, [plan])
+
+    def scans(self, ctx: SyncContext, cursor: dict, plans: Iterable[ScanPlan]) -> Iterator[Batch]:
+        """``scan`` each plan in turn. While one listing is scanned, the first pages of
+        the next few (as many as the client has requests in flight) are read, with the
+        items wanted from them, so a connection with many listings does not ask for
+        them one after the other. Where the connection holds builds, a listing without
+        a mark (a lost cursor, a new pipeline) has only its first page read ahead: its
+        items may all be held already."""
+        upcoming = iter(plans)
+        started: list[tuple[ScanPlan, ReadAhead]] = []
+        try:
+            while True:
+                while len(started) <= self.client.concurrency and (plan := next(upcoming, None)) is not None:
+                    started.append((plan, self._read_first_page_ahead(ctx, cursor, plan)))
+                if not started:
+                    return
+                plan, ahead = started.pop(0)
+                with ahead:
+                    yield from self._scan(ctx, cursor, plan, ahead)
+        finally:
+            for _, ahead in started:
+                ahead.close()
+
+    def _read_first_page_ahead(self, ctx: SyncContext, cursor: dict, plan: ScanPlan) -> ReadAhead:
+        scan = plan.state.get("scan") or {}
+        pages = self.client.paged(
+            plan.fetch_page, what=plan.what, start=scan.get("next"), max_pages=SCAN_PAGES_PER_SYNC + 1
+        )
+        what, read = plan.what, plan.read
 
         def read_one(entry: ScanItem) -> tuple[BuildRecord | None, list[str]]:
             noted = Batch()
             return self.attempt(noted, f"{what}: {entry.external_id}", read, entry), noted.problems
 
-        with ReadAhead(self.client, pages, item, read_one) as ahead:
-            read_pages = 0
-            while True:
-                batch = Batch()
-                page, early = ahead.take()
-                if page is None:
-                    return
-                if isinstance(page, CONNECTION_ERRORS):
-                    raise page
-                if isinstance(page, ProviderError):
-                    batch.problems.append(f"{what}: {page}")
-                    yield batch  # the scan resumes from the same page next time
-                    return
-                if isinstance(page, BaseException):
-                    raise page
-                listed, following = page
-                read_pages += 1
-                if not listed and following is not None:
-                    # An empty page that says there is more is not the end: what lies past
-                    # it would be passed over for good.
-                    batch.problems.append(f"{what}: an empty page that says there is more; the listing resumes there")
-                    batch.cursor = copy.deepcopy(cursor)
-                    yield batch
-                    return
-                entries = [e for e in map(item, listed) if e is not None]
-                if len(entries) < len(listed):
-                    batch.problems.append(f"{len(listed) - len(entries)} item(s) of {what} without an id were skipped")
-                finished = ctx.finished_ids([e.external_id for e in entries])
-                wanted, stop = self._wanted(entries, scan, hwm, finished, skipped)
-                full = False
+        ahead = ReadAhead(self.client, pages, plan.item, read_one)
+        hwm = plan.state.get("hwm")
+        ahead.start(hwm, plan.skip, items=hwm is not None or not ctx.holds_builds())
+        return ahead
 
-                # Each item costs its own requests: read together (or already, ahead), taken
-                # in the listing's order.
-                for entry, (record, problems) in zip(wanted, ahead.read(wanted, early), strict=True):
-                    batch.problems.extend(problems)
-                    if record is not None:
-                        batch.builds.append(record)
-                        skipped.add(entry.external_id)
-                    elif len(retry) < MAX_RETRY:
-                        if entry.external_id not in {r["id"] for r in retry}:
-                            retry.append({"id": entry.external_id, "tries": 1, "due": time.time()})
-                    else:
-                        full = True  # hold the mark here rather than pass an unread item
-                        break
-                scan["pages"] += 1
-                if full:
-                    batch.problems.append(f"{what}: too many items could not be read; the listing resumes at them")
-                    state["scan"] = {**scan, "next": scan["next"]}
-                    batch.cursor = copy.deepcopy(cursor)
-                    yield batch
-                    return
-                done = stop or following is None or not listed or (limit is not None and scan["pages"] >= limit)
-                if done:
-                    keys = [k for k in (hwm, scan["top"]) if k is not None]
-                    state["hwm"] = max(keys) if keys else None
-                    state.pop("scan", None)
-                else:
-                    scan["next"] = following
-                    state["scan"] = dict(scan)
+    def _scan(self, ctx: SyncContext, cursor: dict, plan: ScanPlan, ahead: ReadAhead) -> Iterator[Batch]:
+        state, what, item = plan.state, plan.what, plan.item
+        skipped = set(plan.skip)
+        yield from self._retry(ctx, cursor, state, what, plan.reread, skipped)
+        hwm = state.get("hwm")
+        scan = {"next": None, "top": None, "pages": 0, **(state.get("scan") or {})}
+        limit = None if hwm is not None else max(int(plan.backfill_pages), 1)
+        retry = state.setdefault("retry", [])
+        read_pages = 0
+        while True:
+            batch = Batch()
+            page, early = ahead.take()
+            if page is None:
+                return
+            if isinstance(page, CONNECTION_ERRORS):
+                raise page
+            if isinstance(page, ProviderError):
+                batch.problems.append(f"{what}: {page}")
+                yield batch  # the scan resumes from the same page next time
+                return
+            if isinstance(page, BaseException):
+                raise page
+            listed, following = page
+            read_pages += 1
+            if not listed and following is not None:
+                # An empty page that says there is more is not the end: what lies past
+                # it would be passed over for good.
+                batch.problems.append(f"{what}: an empty page that says there is more; the listing resumes there")
                 batch.cursor = copy.deepcopy(cursor)
-                if done or read_pages >= SCAN_PAGES_PER_SYNC:
-                    yield batch
-                    return
-                # The next page is read while this batch is written.
-                ahead.start(hwm, skipped)
                 yield batch
+                return
+            entries = [e for e in map(item, listed) if e is not None]
+            if len(entries) < len(listed):
+                batch.problems.append(f"{len(listed) - len(entries)} item(s) of {what} without an id were skipped")
+            finished = ctx.finished_ids([e.external_id for e in entries])
+            wanted, stop = self._wanted(entries, scan, hwm, finished, skipped)
+            full = False
+
+            # Each item costs its own requests: read together (or already, ahead), taken
+            # in the listing's order.
+            for entry, (record, problems) in zip(wanted, ahead.read(wanted, early), strict=True):
+                batch.problems.extend(problems)
+                if record is not None:
+                    batch.builds.append(record)
+                    skipped.add(entry.external_id)
+                elif len(retry) < MAX_RETRY:
+                    if entry.external_id not in {r["id"] for r in retry}:
+                        retry.append({"id": entry.external_id, "tries": 1, "due": time.time()})
+                else:
+                    full = True  # hold the mark here rather than pass an unread item
+                    break
+            scan["pages"] += 1
+            if full:
+                batch.problems.append(f"{what}: too many items could not be read; the listing resumes at them")
+                state["scan"] = {**scan, "next": scan["next"]}
+                batch.cursor = copy.deepcopy(cursor)
+                yield batch
+                return
+            done = stop or following is None or not listed or (limit is not None and scan["pages"] >= limit)
+            if done:
+                keys = [k for k in (hwm, scan["top"]) if k is not None]
+                state["hwm"] = max(keys) if keys else None
+                state.pop("scan", None)
+            else:
+                scan["next"] = following
+                state["scan"] = dict(scan)
+            batch.cursor = copy.deepcopy(cursor)
+            if done or read_pages >= SCAN_PAGES_PER_SYNC:
+                yield batch
+                return
+            # The next page is read while this batch is written.
+            ahead.start(hwm, skipped)
+            yield batch
 
     @staticmethod
     def _wanted(

@@ -6,7 +6,7 @@ after the other, the provider waits for the database and the database for the
 provider. Here, once a page is handed over and the scan will go on, a helper thread
 reads the next page and the items the scan will want from it, judged by what the scan
 knows without the database: the items read so far in this sync are skipped, and so is
-what lies past the high-water mark. The scan then takes the page as if it had just read
+what lies at or past the high-water mark. The scan then takes the page as if it had just read
 it and decides as before (the database's word on which builds are held as finished
 comes after the write, as it did); an item it wants that was not read ahead is read
 then, and one read ahead that it does not want was read in vain (a build held as
@@ -68,21 +68,23 @@ class ReadAhead:
         fresh = iter(self.client.concurrently(self.read_one, missing))
         return [early[e.external_id] if e.external_id in early else next(fresh) for e in wanted]
 
-    def start(self, hwm: Any, skipped: Iterable[str]) -> None:
+    def start(self, hwm: Any, skipped: Iterable[str], *, items: bool = True) -> None:
         """Begin reading the next page and the items a scan at ``hwm`` that has read
-        ``skipped`` will want from it."""
+        ``skipped`` will want from it (only the page when not ``items``)."""
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ahead")
-        self._future = self._pool.submit(_in_thread(self._ahead), (hwm, frozenset(skipped)))
+        self._future = self._pool.submit(_in_thread(self._ahead), (hwm, frozenset(skipped), items))
 
-    def _ahead(self, known: tuple[Any, frozenset[str]]) -> tuple[Any, dict[str, Any], BaseException | None]:
-        hwm, skipped = known
+    def _ahead(self, known: tuple[Any, frozenset[str], bool]) -> tuple[Any, dict[str, Any], BaseException | None]:
+        hwm, skipped, items = known
         page = self._next_page()
-        if page is None or isinstance(page, BaseException):
+        if page is None or isinstance(page, BaseException) or not items:
             return page, {}, None
         guess: dict[str, Any] = {}
         for entry in (e for e in map(self.item, page[0]) if e is not None):
-            if hwm is not None and entry.key < hwm:
+            # An item at the mark itself is most likely the one a scan saw last (held,
+            # and finished): the scan reads it if it is not.
+            if hwm is not None and entry.key <= hwm:
                 break
             if entry.external_id not in skipped:
                 guess.setdefault(entry.external_id, entry)

@@ -165,18 +165,27 @@ class SyncContext:
     some builds we hold as finished (never to be fetched again; builds marked gone are
     not among them, so a listing that shows one again has it read and restored); and
     ``stored(model, fields, **filters)``, a read-only look at this connection's rows
-    (e.g. the newest deployment held for a target)."""
+    (e.g. the newest deployment held for a target); whether it holds any build at all
+    (``holds_builds()``)."""
 
     cursor: dict
     repoll: list[HeldBuild]
     finished_ids: Callable[[list[str]], set[str]]
     find_control: Callable[[], HeldBuild | None] = lambda: None
     stored: Callable[..., list[dict]] = lambda model, fields=(), **filters: []
+    find_any_build: Callable[[], bool] = lambda: True
 
     def control(self) -> HeldBuild | None:
         if not hasattr(self, "_control"):
             self._control = self.find_control()
         return self._control
+
+    def holds_builds(self) -> bool:
+        """Whether the connection held any build when first asked (asked before the
+        sync writes one: a later answer can only be yes)."""
+        if not hasattr(self, "_holds_builds"):
+            self._holds_builds = self.find_any_build()
+        return self._holds_builds
 
 
 @dataclass

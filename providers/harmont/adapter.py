@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.cache import cache
 
-from providers.base.adapter import Adapter, Capability, ScanItem, Scope
+from providers.base.adapter import Adapter, Capability, ScanItem, ScanPlan, Scope
 from providers.base.errors import BadResponse, NotFound, ProviderError
 from providers.base.parse import integer, obj, text, timestamp
 from providers.base.records import Batch, BuildRecord, HeldBuild, Listing, LogPiece, SyncContext
@@ -84,10 +84,8 @@ class HarmontAdapter(Adapter):
         handed = {held.external_id for held in ctx.repoll}
         page_size = min(max(integer(self.options.get("page_size")) or 50, 1), 100)
         backfill = max(integer(self.options.get("backfill_pages")) or 2, 1)
-        for org, slug in pipelines:
-            yield from self.scan(
-                ctx,
-                cursor,
+        plans = (
+            ScanPlan(
                 cursor["pipelines"].setdefault(f"{org}:{slug}", {}),
                 what=f"builds of {org}/{slug}",
                 fetch_page=lambda at, o=org, s=slug: self.client.builds_page(o, s, cursor=at, limit=page_size),
@@ -97,6 +95,9 @@ class HarmontAdapter(Adapter):
                 backfill_pages=backfill,
                 skip=handed,
             )
+            for org, slug in pipelines
+        )
+        yield from self.scans(ctx, cursor, plans)
 
     def listed_orgs(self) -> list[Scope]:
         return [Scope(r.external_id, r.name, r.raw) for o in self.client.organizations() if (r := project_record(o))]

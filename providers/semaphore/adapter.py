@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from django.core.cache import cache
 
 from dashboard.states import State
-from providers.base.adapter import Adapter, Capability, ScanItem, Scope
+from providers.base.adapter import Adapter, Capability, ScanItem, ScanPlan, Scope
 from providers.base.errors import CONNECTION_ERRORS, NotFound, ProviderError
 from providers.base.parse import integer, obj, text, timestamp
 from providers.base.records import (
@@ -125,8 +125,7 @@ class SemaphoreAdapter(Adapter):
         scopes, batch = self.project_scopes(ctx)
         yield batch
         yield from self.repoll(ctx)
-        for scope in scopes:
-            yield from self.scan_pipelines(ctx, cursor, scope)
+        yield from self.scans(ctx, cursor, (self.pipelines_plan(cursor, scope) for scope in scopes))
         yield from self.sync_agents()
         yield from self.sync_deployments(cursor, scopes)
         yield from self.sync_retention(scopes)
@@ -148,7 +147,7 @@ class SemaphoreAdapter(Adapter):
         ]
         return scopes, batch
 
-    def scan_pipelines(self, ctx: SyncContext, cursor: dict, scope: Scope) -> Iterator[Batch]:
+    def pipelines_plan(self, cursor: dict, scope: Scope) -> ScanPlan:
         project_id = scope.external_id
         state = cursor["projects"].setdefault(project_id, {})
         hwm = state.get("hwm")
@@ -164,9 +163,7 @@ class SemaphoreAdapter(Adapter):
             created = timestamp(data.get("created_at"))
             return ScanItem(created.timestamp() if created else float(hwm or 0), ppl_id, data)
 
-        yield from self.scan(
-            ctx,
-            cursor,
+        return ScanPlan(
             state,
             what=f"pipelines of {scope.name}",
             fetch_page=fetch_page,
