@@ -37,6 +37,7 @@ from providers.harmont.client import HarmontClient
 from providers.harmont.sim import HarmontSimulator
 from providers.prunner.sim import PrunnerSimulator
 from providers.registry import adapter_class
+from providers.semaphore.sim import SemaphoreSimulator
 from tests.conftest import make_connection
 
 pytestmark = pytest.mark.django_db
@@ -188,21 +189,18 @@ def test_the_next_page_of_a_listing_is_read_while_a_batch_is_written(db, monkeyp
     assert Build.objects.filter(connection=connection).count() == 24
 
 
-def test_the_first_pages_of_a_connections_listings_are_asked_for_together(db):
-    """Four pipelines: a quiet sync must not ask for their newest builds one listing
-    after the other (at a provider 50 ms away, that is what a quiet sync waits on)."""
-    sim = HarmontSimulator("tok", seed=6, scale=Scale(projects=2, builds=3, jobs=2, arrival_every=0)).serve()
+def most_at_once(sim, asked) -> list[int]:
+    """Hold each request ``asked(request)`` picks until another such is in flight (or
+    2 s pass); the list's one value is the most seen in flight at once."""
     respond, in_flight, most = sim._respond, [0], [0]
     lock = threading.Lock()
 
     def answering(request):
-        first_page = request.path.endswith("/builds") and not request.args.get("cursor")
-        if not first_page:
+        if not asked(request):
             return respond(request)
         with lock:
             in_flight[0] += 1
         try:
-            # Held until another listing's first page is asked for (or 2 s pass).
             deadline = time.monotonic() + 2
             while in_flight[0] < 2 and time.monotonic() < deadline:
                 time.sleep(0.005)
@@ -213,11 +211,31 @@ def test_the_first_pages_of_a_connections_listings_are_asked_for_together(db):
             with lock:
                 in_flight[0] -= 1
 
+    sim._respond = answering
+    return most
+
+
+QUIET_SYNC_READS_TOGETHER = {
+    # Four pipelines' newest builds.
+    "harmont builds": ("harmont", lambda r: r.path.endswith("/builds") and not r.args.get("cursor")),
+    # Two projects' workflows, deployment targets and retention policies.
+    "semaphore pipelines": ("semaphore", lambda r: r.path.endswith("/pipelines")),
+    "semaphore targets": ("semaphore", lambda r: r.path.endswith("/deployment_targets")),
+    "semaphore policies": ("semaphore", lambda r: "/artifacts_retention_policies/" in r.path),
+}
+
+
+@pytest.mark.parametrize("reads", list(QUIET_SYNC_READS_TOGETHER))
+def test_a_quiet_sync_asks_for_each_projects_listings_together(db, reads):
+    """A connection's listings per pipeline or project must not be asked for one after
+    the other: at a provider 50 ms away, that is what a quiet sync waits on."""
+    kind, asked = QUIET_SYNC_READS_TOGETHER[reads]
+    simulator = {"harmont": HarmontSimulator, "semaphore": SemaphoreSimulator}[kind]
+    sim = simulator("tok", seed=6, scale=Scale(projects=2, builds=3, jobs=2, arrival_every=0)).serve()
     try:
         connection = make_connection(sim, slug="together")
         assert sync_connection(connection.pk).status == "ok"
-        sim._respond = answering
-        most[0] = 0
+        most = most_at_once(sim, asked)
         quiet = sync_connection(connection.pk)
     finally:
         sim.stop()

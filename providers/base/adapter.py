@@ -240,6 +240,24 @@ class Adapter:
             batch.problems.append(f"{what}: {exc}")
             return None
 
+    def attempt_each(
+        self, batch: Batch, what: Callable[[Any], str], call: Callable[[Any], Any], items: Iterable[Any]
+    ) -> list[Any]:
+        """``attempt`` of ``call(item)`` for every item, as many at once as the client has
+        requests in flight (a listing per project need not wait for the one before);
+        each item's problem is noted in the items' order."""
+
+        answers = self.client.concurrently(lambda item: self._attempt_noted(what(item), call, item), list(items))
+        for _, problems in answers:
+            batch.problems.extend(problems)
+        return [value for value, _ in answers]
+
+    def _attempt_noted(self, what: str, call: Callable, item: Any) -> tuple[Any, list[str]]:
+        """``attempt`` on a batch of its own (for a helper thread): the answer or None,
+        and the problem noted."""
+        noted = Batch()
+        return self.attempt(noted, what, call, item), noted.problems
+
     def scopes(
         self, option: str, lister: Callable[[], Iterable[Scope]], model: str = "project"
     ) -> tuple[list[Scope], Batch]:
@@ -356,13 +374,12 @@ class Adapter:
         pages = self.client.paged(
             plan.fetch_page, what=plan.what, start=scan.get("next"), max_pages=SCAN_PAGES_PER_SYNC + 1
         )
-        what, read = plan.what, plan.read
-
-        def read_one(entry: ScanItem) -> tuple[BuildRecord | None, list[str]]:
-            noted = Batch()
-            return self.attempt(noted, f"{what}: {entry.external_id}", read, entry), noted.problems
-
-        ahead = ReadAhead(self.client, pages, plan.item, read_one)
+        ahead = ReadAhead(
+            self.client,
+            pages,
+            plan.item,
+            lambda entry: self._attempt_noted(f"{plan.what}: {entry.external_id}", plan.read, entry),
+        )
         hwm = plan.state.get("hwm")
         ahead.start(hwm, plan.skip, items=hwm is not None or not ctx.holds_builds())
         return ahead

@@ -250,14 +250,19 @@ class SemaphoreAdapter(Adapter):
         held, or than the oldest still pending (its final state is read again)."""
         if not self.options.get("sync_deployments", True):
             return
-        for scope in scopes:
-            batch = Batch()
-            listed = self.attempt(
-                batch, f"deployment targets of {scope.name}", self.client.deployment_targets, scope.external_id
-            )
+        read = Batch()
+        targets = self.attempt_each(
+            read,
+            lambda scope: f"deployment targets of {scope.name}",
+            lambda scope: self.client.deployment_targets(scope.external_id),
+            scopes,
+        )
+        if read.problems:
+            yield read
+        for scope, listed in zip(scopes, targets, strict=True):
             if listed is None:
-                yield batch
                 continue
+            batch = Batch()
             pairs = [(row, body) for body in listed if (row := target_row(body, scope.external_id))]
             batch.rows += [row for row, _ in pairs]
             batch.listings.append(
@@ -324,12 +329,15 @@ class SemaphoreAdapter(Adapter):
         if not self.options.get("sync_retention", True):
             return
         batch = Batch()
-        for scope in scopes:
-            body = self.attempt(
-                batch, f"retention policy of {scope.name}", self.client.retention_policy, scope.external_id
-            )
-            if body is not None:
-                batch.rows.append(policy_row(scope.external_id, body))
+        policies = self.attempt_each(
+            batch,
+            lambda scope: f"retention policy of {scope.name}",
+            lambda scope: self.client.retention_policy(scope.external_id),
+            scopes,
+        )
+        batch.rows += [
+            policy_row(s.external_id, body) for s, body in zip(scopes, policies, strict=True) if body is not None
+        ]
         yield batch
 
     # Logs ----------------------------------------------------------------------------------
