@@ -218,10 +218,11 @@ def most_at_once(sim, asked) -> list[int]:
 QUIET_SYNC_READS_TOGETHER = {
     # Four pipelines' newest builds.
     "harmont builds": ("harmont", lambda r: r.path.endswith("/builds") and not r.args.get("cursor")),
-    # Two projects' workflows, deployment targets and retention policies.
+    # Two projects' workflows, deployment targets, retention policies and deployments.
     "semaphore pipelines": ("semaphore", lambda r: r.path.endswith("/pipelines")),
     "semaphore targets": ("semaphore", lambda r: r.path.endswith("/deployment_targets")),
     "semaphore policies": ("semaphore", lambda r: "/artifacts_retention_policies/" in r.path),
+    "semaphore deployments": ("semaphore", lambda r: r.path.endswith("/history")),
 }
 
 
@@ -241,6 +242,28 @@ def test_a_quiet_sync_asks_for_each_projects_listings_together(db, reads):
         sim.stop()
     assert (quiet.status, quiet.created, quiet.updated) == ("ok", 0, 0)
     assert most[0] >= 2
+
+
+def test_listings_read_together_give_each_error_where_that_listing_is_read():
+    client = HarmontClient("http://127.0.0.1:9", "tok", concurrency=4)
+    started: list[str] = []
+
+    def listing(name: str, fails: bool):
+        started.append(name)
+        if fails:
+            raise BadResponse(f"{name} could not be read")
+        yield f"{name} 1"
+        yield f"{name} 2"
+
+    try:
+        a, b, empty = client.first_pages_together([listing("a", False), listing("b", True), iter([])])
+    finally:
+        client.close()
+    assert sorted(started) == ["a", "b"]  # both first pages asked for before either is read
+    assert list(a) == ["a 1", "a 2"]
+    with pytest.raises(BadResponse, match="b could not be read"):
+        next(b)
+    assert list(empty) == []
 
 
 def test_a_listing_without_its_mark_reads_nothing_ahead_that_is_held(db):

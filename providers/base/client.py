@@ -452,6 +452,30 @@ class BaseClient:
         except orjson.JSONDecodeError:
             return self.parse_json(response())  # the standard library's reading, and its words
 
+    def first_pages_together(self, listings: list[Iterator[T]]) -> list[Iterator[T]]:
+        """The listings (``paged`` iterators, not started), each with its first page read
+        already, up to ``concurrency`` at once; the rest is read as each is followed.
+        What reading a first page raised is raised where that listing is read, as
+        reading them in turn would have."""
+
+        def first(listing: Iterator[T]) -> tuple[str, Any]:
+            try:
+                return "page", next(listing)
+            except StopIteration:
+                return "end", None
+            except Exception as exc:  # raised when this listing is read
+                return "error", exc
+
+        def resumed(listing: Iterator[T], outcome: tuple[str, Any]) -> Iterator[T]:
+            kind, value = outcome
+            if kind == "error":
+                raise value
+            if kind == "page":
+                yield value
+                yield from listing
+
+        return [resumed(*pair) for pair in zip(listings, self.concurrently(first, listings), strict=True)]
+
     def paged(
         self,
         fetch: Callable[[Any], tuple[list, Any]],

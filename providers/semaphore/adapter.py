@@ -259,28 +259,44 @@ class SemaphoreAdapter(Adapter):
         )
         if read.problems:
             yield read
-        for scope, listed in zip(scopes, targets, strict=True):
-            if listed is None:
-                continue
+        # A project's targets (an empty list too: evidence that its targets are gone).
+        held = [
+            (scope, [(row, body) for body in listed if (row := target_row(body, scope.external_id))])
+            for scope, listed in zip(scopes, targets, strict=True)
+            if listed is not None
+        ]
+        # Every target's newest history page is asked for at once (a quiet sync asks for
+        # nothing else of them), the rest page by page as each history is read.
+        ids = [(row.external_id, row.fields["name"]) for _, pairs in held for row, _ in pairs]
+        histories = iter(self.client.first_pages_together([self.history_pages(cursor, *each) for each in ids]))
+        for scope, pairs in held:
             batch = Batch()
-            pairs = [(row, body) for body in listed if (row := target_row(body, scope.external_id))]
             batch.rows += [row for row, _ in pairs]
             batch.listings.append(
                 Listing("deployment_target", {row.external_id for row, _ in pairs}, {"project": scope.external_id})
             )
             yield batch
             for row, body in pairs:
-                yield from self.sync_history(cursor, row.external_id, row.fields["name"], logins_of(body))
+                yield from self.sync_history(
+                    cursor, row.external_id, row.fields["name"], logins_of(body), next(histories)
+                )
 
-    def sync_history(self, cursor: dict, target_id: str, name: str, logins: dict[str, str]) -> Iterator[Batch]:
+    def history_start(self, cursor: dict, target_id: str) -> tuple[tuple[str, Any], str, int | None]:
+        """Where a target's history is read from, which way it is followed and how many
+        pages at most: newest first on a first sync, else onwards from the newest held
+        (or the oldest still pending)."""
         state = dict(obj(cursor["deployments"].get(target_id)))
         newest, pending = integer(state.get("newest")), integer(state.get("pending"))
         if newest is None:
-            start, follow = ("FIRST", None), "before"
-            limit = integer(self.options.get("deployment_backfill_pages")) or HISTORY_BACKFILL_PAGES
-        else:
-            start, follow = ("AFTER", (pending - 1) if pending else newest), "after"
-            limit = None
+            return (
+                ("FIRST", None),
+                "before",
+                integer(self.options.get("deployment_backfill_pages")) or HISTORY_BACKFILL_PAGES,
+            )
+        return ("AFTER", (pending - 1) if pending else newest), "after", None
+
+    def history_pages(self, cursor: dict, target_id: str, name: str) -> Iterator[tuple[list, Any]]:
+        start, follow, _ = self.history_start(cursor, target_id)
 
         def fetch(position: Any) -> tuple[list, Any]:
             kind, value = position or start
@@ -288,9 +304,15 @@ class SemaphoreAdapter(Adapter):
             following = getattr(page, f"cursor_{follow}")
             return page.deployments, (follow.upper(), following) if following else None
 
+        return self.client.paged(fetch, what=f"deployment history of {name}")
+
+    def sync_history(
+        self, cursor: dict, target_id: str, name: str, logins: dict[str, str], pages: Iterator[tuple[list, Any]]
+    ) -> Iterator[Batch]:
+        newest = integer(dict(obj(cursor["deployments"].get(target_id))).get("newest"))
+        _, _, limit = self.history_start(cursor, target_id)
         seen: list[int] = []
         still_pending: list[int] = []
-        pages = self.client.paged(fetch, what=f"deployment history of {name}")
         for number in range(limit or 1_000_000):
             batch = Batch()
             try:
