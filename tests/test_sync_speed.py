@@ -216,7 +216,8 @@ def most_at_once(sim, asked) -> list[int]:
 
 
 QUIET_SYNC_READS_TOGETHER = {
-    # Four pipelines' newest builds.
+    # Two organizations' pipelines, four pipelines' newest builds.
+    "harmont pipelines": ("harmont", lambda r: r.path.endswith("/pipelines")),
     "harmont builds": ("harmont", lambda r: r.path.endswith("/builds") and not r.args.get("cursor")),
     # Two projects' workflows, deployment targets, retention policies and deployments.
     "semaphore pipelines": ("semaphore", lambda r: r.path.endswith("/pipelines")),

@@ -114,8 +114,9 @@ class HarmontAdapter(Adapter):
             batch.listings += listed.listings
             batch.projects += [project_record(s.raw) or project_record({"slug": s.external_id}) for s in orgs]
         pipelines: list[tuple[str, str]] = []
-        for org in (s.external_id for s in orgs):
-            listed = self.attempt(batch, f"pipelines of {org}", self.client.pipelines, org)
+        ids = [s.external_id for s in orgs]
+        every = self.attempt_each(batch, lambda org: f"pipelines of {org}", self.client.pipelines, ids)
+        for org, listed in zip(ids, every, strict=True):
             if listed is None:
                 held = ctx.stored("pipeline", ("external_id",), project__external_id=org, gone=False)
                 pipelines += [(org, row["external_id"].partition(":")[2]) for row in held]
