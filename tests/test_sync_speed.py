@@ -35,10 +35,12 @@ from providers.base.records import LogPiece
 from providers.base.sim import Scale
 from providers.harmont.client import HarmontClient
 from providers.harmont.sim import HarmontSimulator
+from providers.jobsplatform.sim import JobsPlatformSimulator
 from providers.prunner.sim import PrunnerSimulator
 from providers.registry import adapter_class
 from providers.semaphore.sim import SemaphoreSimulator
 from tests.conftest import make_connection
+from tests.providers.jobsplatform.support import half_past_a_minute
 
 pytestmark = pytest.mark.django_db
 
@@ -224,6 +226,9 @@ QUIET_SYNC_READS_TOGETHER = {
     "semaphore targets": ("semaphore", lambda r: r.path.endswith("/deployment_targets")),
     "semaphore policies": ("semaphore", lambda r: "/artifacts_retention_policies/" in r.path),
     "semaphore deployments": ("semaphore", lambda r: r.path.endswith("/history")),
+    # Two projects' jobs, and their statuses.
+    "jobs platform jobs": ("jobsplatform", lambda r: r.path.endswith("/jobs")),
+    "jobs platform statuses": ("jobsplatform", lambda r: r.path.endswith("/status")),
 }
 
 
@@ -232,10 +237,16 @@ def test_a_quiet_sync_asks_for_each_projects_listings_together(db, reads):
     """A connection's listings per pipeline or project must not be asked for one after
     the other: at a provider 50 ms away, that is what a quiet sync waits on."""
     kind, asked = QUIET_SYNC_READS_TOGETHER[reads]
-    simulator = {"harmont": HarmontSimulator, "semaphore": SemaphoreSimulator}[kind]
-    sim = simulator("tok", seed=6, scale=Scale(projects=2, builds=3, jobs=2, arrival_every=0)).serve()
+    simulator = {"harmont": HarmontSimulator, "semaphore": SemaphoreSimulator, "jobsplatform": JobsPlatformSimulator}[
+        kind
+    ]
+    # The provider's clock stands still between the syncs (a schedule due meanwhile
+    # would make the second sync a busy one).
+    clock = half_past_a_minute()
+    sim = simulator("tok", seed=6, scale=Scale(projects=2, builds=3, jobs=2, arrival_every=0), clock=clock).serve()
     try:
-        connection = make_connection(sim, slug="together")
+        options = sim.connection_options() if kind == "jobsplatform" else {}
+        connection = make_connection(sim, slug="together", options=options)
         assert sync_connection(connection.pk).status == "ok"
         most = most_at_once(sim, asked)
         quiet = sync_connection(connection.pk)

@@ -452,29 +452,40 @@ class BaseClient:
         except orjson.JSONDecodeError:
             return self.parse_json(response())  # the standard library's reading, and its words
 
+    def read_ahead_each(self, fn: Callable[[T], R], items: Iterable[T]) -> list[Callable[[], R]]:
+        """``fn(item)`` for every item, up to ``concurrency`` at once, each given back as a
+        call that answers it or raises what it raised: an error lands where reading the
+        items in turn would have raised it."""
+
+        def outcome(item: T) -> tuple[R | None, Exception | None]:
+            try:
+                return fn(item), None
+            except Exception as exc:  # raised when this item's answer is taken
+                return None, exc
+
+        def answer(value: R | None, error: Exception | None) -> Callable[[], R]:
+            def take() -> R:
+                if error is not None:
+                    raise error
+                return value  # type: ignore[return-value]
+
+            return take
+
+        return [answer(*each) for each in self.concurrently(outcome, list(items))]
+
     def first_pages_together(self, listings: list[Iterator[T]]) -> list[Iterator[T]]:
         """The listings (``paged`` iterators, not started), each with its first page read
-        already, up to ``concurrency`` at once; the rest is read as each is followed.
-        What reading a first page raised is raised where that listing is read, as
-        reading them in turn would have."""
+        already (``read_ahead_each``); the rest is read as each is followed."""
+        end = object()
 
-        def first(listing: Iterator[T]) -> tuple[str, Any]:
-            try:
-                return "page", next(listing)
-            except StopIteration:
-                return "end", None
-            except Exception as exc:  # raised when this listing is read
-                return "error", exc
-
-        def resumed(listing: Iterator[T], outcome: tuple[str, Any]) -> Iterator[T]:
-            kind, value = outcome
-            if kind == "error":
-                raise value
-            if kind == "page":
-                yield value
+        def resumed(listing: Iterator[T], first: Callable[[], Any]) -> Iterator[T]:
+            page = first()
+            if page is not end:
+                yield page
                 yield from listing
 
-        return [resumed(*pair) for pair in zip(listings, self.concurrently(first, listings), strict=True)]
+        firsts = self.read_ahead_each(lambda listing: next(listing, end), listings)
+        return [resumed(*pair) for pair in zip(listings, firsts, strict=True)]
 
     def paged(
         self,

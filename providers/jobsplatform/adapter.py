@@ -20,7 +20,7 @@ project and one status per job, plus one read per unfinished run, and writes not
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -138,8 +138,10 @@ class JobsPlatformAdapter(Adapter):
         yield from self.repoll(ctx)
         seen = {held.external_id for held in ctx.repoll}
         cursor = {"projects": dict(obj(ctx.cursor.get("projects")))}
-        for scope in scopes:
-            yield from self.sync_project(scope.external_id, cursor, ctx, seen)
+        # Every project's jobs are asked for at once.
+        ids = [scope.external_id for scope in scopes]
+        for project_id, jobs_of in zip(ids, self.client.read_ahead_each(self.client.jobs, ids), strict=True):
+            yield from self.sync_project(project_id, cursor, ctx, seen, jobs_of)
 
     def read_build(self, held: HeldBuild) -> BuildRecord | None:
         raw = obj(held.raw)
@@ -151,16 +153,24 @@ class JobsPlatformAdapter(Adapter):
             raise BadResponse(f"Unexpected answer: the run {run_id} came without its {c.RUN_ID}.")
         return record
 
-    def sync_project(self, project_id: str, cursor: dict, ctx: SyncContext, seen: set[str]) -> Iterator[Batch]:
+    def sync_project(
+        self, project_id: str, cursor: dict, ctx: SyncContext, seen: set[str], jobs_of: Callable[[], list]
+    ) -> Iterator[Batch]:
+        """``jobs_of()`` answers the project's jobs (read ahead), or raises what reading them raised."""
         known = obj(obj(cursor["projects"].get(project_id)).get("jobs"))
         closing = Batch()
-        jobs = self.attempt(closing, f"jobs of project {project_id}", self.client.jobs, project_id)
+        jobs = self.attempt(closing, f"jobs of project {project_id}", jobs_of)
         if jobs is None:
             yield closing  # without the list nothing is known about its jobs: all kept
             return
         memory: dict[str, dict] = {}
         listed: set[str] = set()
         scheduled: set[str] = set()
+        # Every job's status is asked for at once: a quiet sync asks for nothing more.
+        ids = [job_id for job in jobs if (job_id := text(obj(job).get(c.JOB_ID)))]
+        statuses = dict(
+            zip(ids, self.client.read_ahead_each(lambda j: self.client.job_status(project_id, j), ids), strict=True)
+        )
         for job in jobs:
             job = obj(job)
             job_id = text(job.get(c.JOB_ID))
@@ -174,7 +184,9 @@ class JobsPlatformAdapter(Adapter):
             batch = Batch()
             remembered = obj(known.get(job_id))
             label = f"job {text(job.get(c.NAME)) or job_id}"
-            memory[job_id] = self.attempt(batch, label, self.sync_job, ctx, project_id, job, remembered, seen, batch)
+            memory[job_id] = self.attempt(
+                batch, label, self.sync_job, ctx, project_id, job, remembered, seen, batch, statuses[job_id]
+            )
             if memory[job_id] is None:
                 memory[job_id] = remembered  # read again at the next sync
             elif memory[job_id].get("scheduled"):
@@ -189,11 +201,19 @@ class JobsPlatformAdapter(Adapter):
         yield closing
 
     def sync_job(
-        self, ctx: SyncContext, project_id: str, job: dict, remembered: dict, seen: set[str], batch: Batch
+        self,
+        ctx: SyncContext,
+        project_id: str,
+        job: dict,
+        remembered: dict,
+        seen: set[str],
+        batch: Batch,
+        status_of: Callable[[], dict],
     ) -> dict:
-        """One job's definition, schedule and new runs into ``batch``; what to remember."""
+        """One job's definition, schedule and new runs into ``batch``; what to remember.
+        ``status_of()`` answers the job's status (read ahead), or raises what reading it raised."""
         job_id = text(job.get(c.JOB_ID))
-        status = self.client.job_status(project_id, job_id)
+        status = status_of()
         scheduled = bool(text(status.get(c.SCHEDULE)) or text(job.get(c.SCHEDULE)))
         latest = obj(status.get(c.LATEST_RUN))
         latest_id = run_external_id(job_id, text(latest.get(c.RUN_ID))) if latest.get(c.RUN_ID) else ""
