@@ -246,7 +246,6 @@ class Adapter:
         """``attempt`` of ``call(item)`` for every item, as many at once as the client has
         requests in flight (a listing per project need not wait for the one before);
         each item's problem is noted in the items' order."""
-
         answers = self.client.concurrently(lambda item: self._attempt_noted(what(item), call, item), list(items))
         for _, problems in answers:
             batch.problems.extend(problems)

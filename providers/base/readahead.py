@@ -6,8 +6,8 @@ after the other, the provider waits for the database and the database for the
 provider. Here, once a page is handed over and the scan will go on, a helper thread
 reads the next page and the items the scan will want from it, judged by what the scan
 knows without the database: the items read so far in this sync are skipped, and so is
-what lies at or past the high-water mark. The scan then takes the page as if it had just read
-it and decides as before (the database's word on which builds are held as finished
+what lies at or past the high-water mark. The scan then takes the page as if it had just
+read it and decides as before (the database's word on which builds are held as finished
 comes after the write, as it did); an item it wants that was not read ahead is read
 then, and one read ahead that it does not want was read in vain (a build held as
 finished that this sync did not read: only where a listing is scanned without a mark).
