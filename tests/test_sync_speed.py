@@ -278,6 +278,26 @@ def test_listings_read_together_give_each_error_where_that_listing_is_read():
     assert list(empty) == []
 
 
+def test_a_sync_that_spends_its_request_budget_read_at_most_two_pages_of_builds_in_vain(db, settings, monkeypatch):
+    """Six pipelines of 12 builds, pages of 5, a budget of 40 requests: the sync stops
+    part way. Builds read ahead and never stored cost the provider requests for nothing:
+    at most a page of the listing being scanned and a page of the next one."""
+    monkeypatch.setattr("dashboard.sync.LOG_PREFETCH_LIMIT", 0)
+    settings.SYNC_REQUEST_BUDGET = 40
+    sim = HarmontSimulator("tok", seed=6, scale=Scale(projects=3, builds=12, jobs=2, arrival_every=0)).serve()
+    try:
+        connection = make_connection(sim, slug="budget", options={"page_size": 5, "backfill_pages": 10})
+        run = sync_connection(connection.pk)
+        stored = set(Build.objects.filter(connection=connection).values_list("external_id", flat=True))
+        jobs_asked = [r.path for r in sim.requests if r.path.endswith("/jobs")]
+    finally:
+        sim.stop()
+    assert run.status == "partial" and "Stopped after 40 requests" in run.error
+    assert 0 < len(stored) < 72
+    read_in_vain = [p for p in jobs_asked if ":".join(p.split("/")[4:9:2]) not in stored]
+    assert len(read_in_vain) <= 10
+
+
 def test_a_listing_without_its_mark_reads_nothing_ahead_that_is_held(db):
     """The cursor lost (reset) while the builds are held: each listing is scanned from
     its newest build, which is held as finished, so no build is read again; reading

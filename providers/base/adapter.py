@@ -348,27 +348,38 @@ class Adapter:
 
     def scans(self, ctx: SyncContext, cursor: dict, plans: Iterable[ScanPlan]) -> Iterator[Batch]:
         """``scan`` each plan in turn. While one listing is scanned, the first pages of
-        the next few (as many as the client has requests in flight) are read, with the
-        items wanted from them, so a connection with many listings does not ask for
-        them one after the other. Where the connection holds builds, a listing without
-        a mark (a lost cursor, a new pipeline) has only its first page read ahead: its
-        items may all be held already."""
+        the next few (as many as the client has requests in flight) are read, so a
+        connection with many listings does not ask for them one after the other; and
+        the items wanted from the next listing's first page, so its first batch does not
+        wait for them. What reading ahead may read in vain when a sync ends early (a
+        spent request budget) is thus at most a page of the current listing's items and
+        one of the next one's. Where the connection holds builds, a listing without a
+        mark (a lost cursor, a new pipeline) has no items read ahead: they may all be
+        held already."""
         upcoming = iter(plans)
         started: list[tuple[ScanPlan, ReadAhead]] = []
         try:
             while True:
                 while len(started) <= self.client.concurrency and (plan := next(upcoming, None)) is not None:
-                    started.append((plan, self._read_first_page_ahead(ctx, cursor, plan)))
+                    first = not started  # the listing about to be scanned: its items too
+                    started.append((plan, self._read_first_page_ahead(ctx, plan, items=first)))
                 if not started:
                     return
                 plan, ahead = started.pop(0)
+                if started and self._may_read_items_ahead(ctx, started[0][0]):
+                    following, its_ahead = started[0]
+                    its_ahead.read_items_too(following.state.get("hwm"), following.skip)
                 with ahead:
                     yield from self._scan(ctx, cursor, plan, ahead)
         finally:
             for _, ahead in started:
                 ahead.close()
 
-    def _read_first_page_ahead(self, ctx: SyncContext, cursor: dict, plan: ScanPlan) -> ReadAhead:
+    @staticmethod
+    def _may_read_items_ahead(ctx: SyncContext, plan: ScanPlan) -> bool:
+        return plan.state.get("hwm") is not None or not ctx.holds_builds()
+
+    def _read_first_page_ahead(self, ctx: SyncContext, plan: ScanPlan, *, items: bool) -> ReadAhead:
         scan = plan.state.get("scan") or {}
         pages = self.client.paged(
             plan.fetch_page, what=plan.what, start=scan.get("next"), max_pages=SCAN_PAGES_PER_SYNC + 1
@@ -379,8 +390,7 @@ class Adapter:
             plan.item,
             lambda entry: self._attempt_noted(f"{plan.what}: {entry.external_id}", plan.read, entry),
         )
-        hwm = plan.state.get("hwm")
-        ahead.start(hwm, plan.skip, items=hwm is not None or not ctx.holds_builds())
+        ahead.start(plan.state.get("hwm"), plan.skip, items=items and self._may_read_items_ahead(ctx, plan))
         return ahead
 
     def _scan(self, ctx: SyncContext, cursor: dict, plan: ScanPlan, ahead: ReadAhead) -> Iterator[Batch]:

@@ -25,6 +25,9 @@ from typing import Any
 from .client import BaseClient, _in_thread
 
 Page = tuple[list, Any]
+# What a read ahead gives: the page (or the error reading it raised, or None past the
+# last), its items read by id, and the error reading them raised.
+Read = tuple[Any, dict[str, Any], BaseException | None]
 
 
 class ReadAhead:
@@ -75,11 +78,28 @@ class ReadAhead:
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ahead")
         self._future = self._pool.submit(_in_thread(self._ahead), (hwm, frozenset(skipped), items))
 
-    def _ahead(self, known: tuple[Any, frozenset[str], bool]) -> tuple[Any, dict[str, Any], BaseException | None]:
+    def read_items_too(self, hwm: Any, skipped: Iterable[str]) -> None:
+        """Also read the items wanted from a page being read ahead without them (``start``
+        with ``items=False``), once it is read, on the same helper."""
+        if self._pool is None or self._future is None:
+            return
+        self._future = self._pool.submit(_in_thread(self._items_after), (self._future, hwm, frozenset(skipped)))
+
+    def _ahead(self, known: tuple[Any, frozenset[str], bool]) -> Read:
         hwm, skipped, items = known
         page = self._next_page()
         if page is None or isinstance(page, BaseException) or not items:
             return page, {}, None
+        return self._items_of(page, hwm, skipped)
+
+    def _items_after(self, known: tuple[Future, Any, frozenset[str]]) -> Read:
+        page_read, hwm, skipped = known
+        page, early, error = page_read.result()  # done: the helper runs one task at a time
+        if page is None or isinstance(page, BaseException) or early or error:
+            return page, early, error
+        return self._items_of(page, hwm, skipped)
+
+    def _items_of(self, page: Page, hwm: Any, skipped: frozenset[str]) -> Read:
         guess: dict[str, Any] = {}
         for entry in (e for e in map(self.item, page[0]) if e is not None):
             # An item at the mark itself is most likely the one a scan saw last (held,
